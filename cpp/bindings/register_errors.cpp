@@ -1,0 +1,68 @@
+#include "register.hpp"
+
+#include "aignehub/errors.hpp"
+
+namespace py = pybind11;
+
+namespace aignehub::bindings {
+
+namespace {
+
+// Exception classes live as long as the interpreter; the module holds a reference too.
+PyObject* base_error = nullptr;
+PyObject* config_error_type = nullptr;
+PyObject* store_error_type = nullptr;
+PyObject* schema_version_error_type = nullptr;
+PyObject* bind_error_type = nullptr;
+
+PyObject* make_type(py::module_& m, const char* name, py::tuple bases, const char* doc) {
+    const std::string qualified = std::string("aignehub.") + name;
+    PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
+    if (type == nullptr) {
+        throw py::error_already_set();
+    }
+    m.add_object(name, py::reinterpret_borrow<py::object>(type));
+    return type;
+}
+
+} // namespace
+
+void register_errors(py::module_& m) {
+    base_error = make_type(m, "AignehubError", py::make_tuple(py::handle(PyExc_Exception)),
+                           "Base of every error aignehub raises on purpose.");
+    config_error_type =
+        make_type(m, "ConfigError",
+                  py::make_tuple(py::handle(base_error), py::handle(PyExc_ValueError)),
+                  "A setting is out of range or malformed.");
+    store_error_type = make_type(m, "StoreError", py::make_tuple(py::handle(base_error)),
+                                 "The store cannot be opened, migrated or queried.");
+    schema_version_error_type =
+        make_type(m, "SchemaVersionError", py::make_tuple(py::handle(store_error_type)),
+                  "The database was written by a newer aignehub than this one.");
+    bind_error_type = make_type(m, "BindError",
+                                py::make_tuple(py::handle(base_error), py::handle(PyExc_OSError)),
+                                "The server could not bind or listen; errno says why.");
+
+    py::register_exception_translator([](std::exception_ptr p) {
+        if (!p) {
+            return;
+        }
+        try {
+            std::rethrow_exception(p);
+        } catch (const bind_error& e) {
+            // OSError(errno, strerror) fills in .errno and .strerror.
+            py::object args = py::make_tuple(e.code().value(), e.what());
+            PyErr_SetObject(bind_error_type, args.ptr());
+        } catch (const config_error& e) {
+            PyErr_SetString(config_error_type, e.what());
+        } catch (const schema_version_error& e) {
+            PyErr_SetString(schema_version_error_type, e.what());
+        } catch (const store_error& e) {
+            PyErr_SetString(store_error_type, e.what());
+        } catch (const error& e) {
+            PyErr_SetString(base_error, e.what());
+        }
+    });
+}
+
+} // namespace aignehub::bindings

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+/// Control-plane exceptions. The data plane never throws for expected failures: it answers with
+/// an error response built by aignehub::http::make_error (see http/errors.hpp in the sources).
+namespace aignehub {
+
+/// Base of every exception the core throws on purpose; crosses into Python as AignehubError.
+class error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A setting is out of range or malformed; crosses into Python as ConfigError (a ValueError).
+class config_error : public error {
+public:
+    using error::error;
+};
+
+/// The store cannot be opened, migrated or queried; crosses into Python as StoreError.
+class store_error : public error {
+public:
+    using error::error;
+};
+
+/// The database was written by a newer aignehub than this one; crosses into Python as
+/// SchemaVersionError (a StoreError).
+class schema_version_error : public store_error {
+public:
+    schema_version_error(int found, int known);
+    [[nodiscard]] int found() const noexcept { return found_; }
+    [[nodiscard]] int known() const noexcept { return known_; }
+
+private:
+    int found_;
+    int known_;
+};
+
+/// The listener could not bind or listen; crosses into Python as BindError (an OSError whose
+/// errno is the system's).
+class bind_error : public error {
+public:
+    bind_error(const std::string& what, std::error_code code);
+    [[nodiscard]] const std::error_code& code() const noexcept { return code_; }
+
+private:
+    std::error_code code_;
+};
+
+} // namespace aignehub

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace aignehub {
+
+class store;
+
+/// Everything the embedded HTTP server can be told. Defaults suit a production gateway.
+struct server_config {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    /// I/O threads; 0 means one per core.
+    unsigned threads = 0;
+    /// Largest request header block (request line and fields); larger gets 431.
+    std::size_t max_header_bytes = 16 * 1024;
+    /// Largest request body; larger gets 413.
+    std::uint64_t max_body_bytes = 32 * 1024 * 1024;
+    /// Time allowed to receive a whole header block, counted from its first byte (and, on a new
+    /// connection, from the accept).
+    std::chrono::milliseconds header_timeout{10'000};
+    /// Time allowed to receive a request body.
+    std::chrono::milliseconds body_timeout{60'000};
+    /// How long a kept-alive connection may sit between requests.
+    std::chrono::milliseconds idle_timeout{75'000};
+    /// Time allowed to send one response.
+    std::chrono::milliseconds write_timeout{60'000};
+    /// On stop, how long in-flight requests may take to finish before connections are closed.
+    std::chrono::milliseconds shutdown_grace{10'000};
+    /// Concurrent connections; one more is answered 503 and closed.
+    std::size_t max_connections = 10'000;
+    /// Where access-log lines go: "-" for standard error, "" for nowhere, else a file appended to.
+    std::string access_log = "-";
+
+    /// Throws config_error naming the first setting that is out of range.
+    void validate() const;
+};
+
+/// The embedded HTTP/1.1 server. Starts listening in its constructor and serves on its own
+/// threads until stop() or destruction.
+class server {
+public:
+    /// Binds, listens and starts the I/O threads. Throws config_error for a bad setting and
+    /// bind_error when the address cannot be bound.
+    server(server_config config, std::shared_ptr<store> store);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+    server(server&&) = delete;
+    server& operator=(server&&) = delete;
+
+    /// The port actually bound (useful when the config asked for port 0).
+    [[nodiscard]] std::uint16_t port() const noexcept;
+    /// The host the listener is bound to, as configured.
+    [[nodiscard]] const std::string& host() const noexcept;
+    /// True until stop() has completed.
+    [[nodiscard]] bool running() const noexcept;
+    /// Connections open right now.
+    [[nodiscard]] std::size_t connections() const noexcept;
+
+    /// Graceful shutdown: stops accepting, lets in-flight requests finish within the configured
+    /// grace period, closes every connection and joins the I/O threads. Idempotent; blocks.
+    void stop();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace aignehub

@@ -1,0 +1,540 @@
+#include "aignehub/server.hpp"
+
+#include "aignehub/errors.hpp"
+#include "core/log.hpp"
+#include "http/access_log.hpp"
+#include "http/errors.hpp"
+#include "http/health.hpp"
+#include "http/request_id.hpp"
+#include "http/router.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <ctime>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace aignehub {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// After an error answer, unread request bytes are drained this long before the close, so that
+// the client reads the answer instead of a connection reset.
+constexpr auto linger_time = std::chrono::seconds(2);
+constexpr std::size_t linger_bytes = 64 * 1024 * 1024;
+
+struct connection {
+    explicit connection(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream stream;
+    // Touched only on the connection's strand: true while waiting for the next request.
+    bool idle = true;
+};
+
+// The Date header, formatted at most once a second per thread.
+std::string_view http_date() {
+    thread_local std::time_t cached_second = 0;
+    thread_local std::array<char, 40> cached{};
+    thread_local std::size_t cached_len = 0;
+    const std::time_t now = std::time(nullptr);
+    if (now != cached_second) {
+        std::tm tm{};
+        ::gmtime_r(&now, &tm);
+        cached_len = std::strftime(cached.data(), cached.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_second = now;
+    }
+    return {cached.data(), cached_len};
+}
+
+std::string endpoint_text(const tcp::socket& socket) {
+    beast::error_code ec;
+    const auto ep = socket.remote_endpoint(ec);
+    return ec ? std::string("-") : ep.address().to_string();
+}
+
+unsigned resolve_threads(unsigned requested) {
+    if (requested != 0) {
+        return requested;
+    }
+    const unsigned cores = std::thread::hardware_concurrency();
+    return cores == 0 ? 1 : cores;
+}
+
+} // namespace
+
+void server_config::validate() const {
+    using namespace std::chrono_literals;
+    if (host.empty()) {
+        throw config_error("host: must not be empty");
+    }
+    if (threads > 1024) {
+        throw config_error("threads: must be between 0 (one per core) and 1024");
+    }
+    if (max_header_bytes < 1024 || max_header_bytes > 1024 * 1024) {
+        throw config_error("max_header_bytes: must be between 1 KiB and 1 MiB");
+    }
+    if (max_body_bytes < 1024) {
+        throw config_error("max_body_bytes: must be at least 1 KiB");
+    }
+    const auto positive = [](std::chrono::milliseconds value, const char* name) {
+        if (value <= 0ms || value > 24h) {
+            throw config_error(std::string(name) + ": must be more than 0 and at most a day");
+        }
+    };
+    positive(header_timeout, "header_timeout");
+    positive(body_timeout, "body_timeout");
+    positive(idle_timeout, "idle_timeout");
+    positive(write_timeout, "write_timeout");
+    if (shutdown_grace < 0ms || shutdown_grace > 1h) {
+        throw config_error("shutdown_grace: must be between 0 and an hour");
+    }
+    if (max_connections == 0) {
+        throw config_error("max_connections: must be at least 1");
+    }
+}
+
+struct server::impl {
+    impl(server_config config, std::shared_ptr<store> db)
+        : cfg(std::move(config)), log(cfg.access_log), threads_wanted(resolve_threads(cfg.threads)),
+          ioc(static_cast<int>(threads_wanted)), acceptor(asio::make_strand(ioc)),
+          work(ioc.get_executor()) {
+        http::add_health_routes(routes, std::move(db));
+    }
+
+    void listen();
+    void start_threads();
+    void stop();
+
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> session(std::shared_ptr<connection> conn);
+    asio::awaitable<void> answer_error_and_close(connection& conn, beast::flat_buffer& buffer,
+                                                 http::error_kind kind, std::string_view message,
+                                                 std::string_view method, std::string_view target,
+                                                 std::string_view remote,
+                                                 steady_clock::time_point started);
+    void log_access(const http::access_entry& entry) {
+        if (log.enabled()) {
+            log.write(http::access_line(entry));
+        }
+    }
+    void forget(connection* conn) {
+        {
+            const std::lock_guard lock(conns_mu);
+            conns.erase(conn);
+        }
+        conns_changed.notify_all();
+    }
+    // Runs `fn(connection&)` on each open connection's strand.
+    template <class Fn> void for_each_connection(Fn fn) {
+        const std::lock_guard lock(conns_mu);
+        for (auto& [ptr, weak] : conns) {
+            if (auto conn = weak.lock()) {
+                asio::post(conn->stream.get_executor(), [conn, fn] { fn(*conn); });
+            }
+        }
+    }
+    bool wait_for_connections_until(steady_clock::time_point deadline) {
+        std::unique_lock lock(conns_mu);
+        return conns_changed.wait_until(lock, deadline, [this] { return conns.empty(); });
+    }
+
+    // Declared before the io_context: destroying it destroys unfinished sessions, whose exit
+    // guards still reach the connection registry and the log.
+    server_config cfg;
+    detail::log_sink log;
+    http::router routes;
+    mutable std::mutex conns_mu;
+    std::condition_variable conns_changed;
+    std::unordered_map<connection*, std::weak_ptr<connection>> conns;
+    std::mutex stop_mu;
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> running{false};
+
+    unsigned threads_wanted;
+    asio::io_context ioc;
+    tcp::acceptor acceptor;
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    std::vector<std::thread> threads;
+    std::uint16_t bound_port = 0;
+};
+
+void server::impl::listen() {
+    beast::error_code ec;
+    auto address = asio::ip::make_address(cfg.host, ec);
+    if (ec) {
+        tcp::resolver resolver(ioc);
+        const auto results = resolver.resolve(cfg.host, "", ec);
+        if (ec || results.empty()) {
+            throw config_error("host: cannot resolve '" + cfg.host + "'");
+        }
+        address = results.begin()->endpoint().address();
+    }
+    const tcp::endpoint endpoint(address, cfg.port);
+    const std::string where = cfg.host + ":" + std::to_string(cfg.port);
+    acceptor.open(endpoint.protocol(), ec);
+    if (ec) {
+        throw bind_error("cannot open a socket for " + where, ec);
+    }
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    acceptor.bind(endpoint, ec);
+    if (ec) {
+        throw bind_error("cannot bind " + where, ec);
+    }
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        throw bind_error("cannot listen on " + where, ec);
+    }
+    bound_port = acceptor.local_endpoint().port();
+}
+
+void server::impl::start_threads() {
+    running = true;
+    asio::co_spawn(acceptor.get_executor(), accept_loop(), [this](const std::exception_ptr& e) {
+        if (e && log.enabled()) {
+            log.write(detail::event_line("error", "accept loop ended unexpectedly"));
+        }
+    });
+    threads.reserve(threads_wanted);
+    for (unsigned i = 0; i < threads_wanted; ++i) {
+        threads.emplace_back([this] { ioc.run(); });
+    }
+    if (log.enabled()) {
+        std::string extra = R"(,"host":)";
+        detail::append_json_string(extra, cfg.host);
+        extra.append(R"(,"port":)" + std::to_string(bound_port) +
+                     R"(,"threads":)" + std::to_string(threads_wanted));
+        log.write(detail::event_line("info", "listening", extra));
+    }
+}
+
+asio::awaitable<void> server::impl::accept_loop() {
+    asio::steady_timer backoff(acceptor.get_executor());
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), use_tuple);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+                co_return;
+            }
+            // Out of descriptors or memory: wait a little instead of spinning on the error.
+            backoff.expires_after(std::chrono::milliseconds(20));
+            co_await backoff.async_wait(use_tuple);
+            continue;
+        }
+        if (stopping) {
+            continue; // the socket closes as it goes out of scope
+        }
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        auto conn = std::make_shared<connection>(std::move(socket));
+        bool over_capacity = false;
+        {
+            const std::lock_guard lock(conns_mu);
+            over_capacity = conns.size() >= cfg.max_connections;
+            if (!over_capacity) {
+                conns.emplace(conn.get(), conn);
+            }
+        }
+        if (over_capacity) {
+            // A fresh socket's send buffer takes this small answer at once, so the write does not
+            // block the accept loop.
+            http::response res{bhttp::status::service_unavailable, 11};
+            http::make_error(res, http::error_kind::too_many_connections,
+                             "the server has too many open connections; retry later");
+            res.keep_alive(false);
+            res.prepare_payload();
+            auto& sock = conn->stream.socket();
+            bhttp::write(sock, res, ignored);
+            sock.shutdown(tcp::socket::shutdown_both, ignored);
+            sock.close(ignored);
+            continue;
+        }
+        auto executor = conn->stream.get_executor();
+        asio::co_spawn(executor, session(std::move(conn)), [this](const std::exception_ptr& e) {
+            if (e && log.enabled()) {
+                log.write(detail::event_line("error", "a connection ended on an exception"));
+            }
+        });
+    }
+}
+
+asio::awaitable<void> server::impl::answer_error_and_close(
+    connection& conn, beast::flat_buffer& buffer, http::error_kind kind, std::string_view message,
+    std::string_view method, std::string_view target, std::string_view remote,
+    steady_clock::time_point started) {
+    auto& stream = conn.stream;
+    http::response res{http::status_of(kind), 11};
+    res.set(bhttp::field::server, "aignehub");
+    res.set(bhttp::field::date, http_date());
+    const std::string request_id = http::new_request_id();
+    res.set("x-request-id", request_id);
+    http::make_error(res, kind, message);
+    res.keep_alive(false);
+    res.prepare_payload();
+    stream.expires_after(cfg.write_timeout);
+    auto [ec, written] = co_await bhttp::async_write(stream, res, use_tuple);
+    log_access({std::chrono::system_clock::now(), method, target, res.result_int(),
+                std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - started),
+                0, res.body().size(), request_id, remote});
+    if (ec) {
+        co_return;
+    }
+    // Lingering close: stop sending, then read and discard what the client still sends for a
+    // short while, so that closing with unread data does not reset the connection before the
+    // client has read the answer.
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(linger_time);
+    std::size_t drained = 0;
+    while (drained < linger_bytes) {
+        buffer.clear();
+        auto [rec, n] = co_await stream.async_read_some(buffer.prepare(64 * 1024), use_tuple);
+        if (rec) {
+            break;
+        }
+        drained += n;
+    }
+}
+
+asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
+    struct forget_on_exit {
+        impl* self;
+        connection* conn;
+        ~forget_on_exit() { self->forget(conn); }
+    } guard{this, conn.get()};
+
+    auto& stream = conn->stream;
+    const std::string remote = endpoint_text(stream.socket());
+    beast::flat_buffer buffer;
+    bool first = true;
+    for (;;) {
+        // Wait for the first byte of the next request: a new connection has the header deadline
+        // to start talking, a kept-alive one the idle deadline.
+        if (buffer.size() == 0) {
+            if (stopping) {
+                break;
+            }
+            conn->idle = true;
+            stream.expires_after(first ? cfg.header_timeout : cfg.idle_timeout);
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8192), use_tuple);
+            conn->idle = false;
+            if (ec) {
+                break;
+            }
+            buffer.commit(n);
+        }
+        const auto started = steady_clock::now();
+
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
+        parser.body_limit(cfg.max_body_bytes);
+        stream.expires_after(cfg.header_timeout);
+        auto [hec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+        if (hec) {
+            if (hec == bhttp::error::header_limit) {
+                co_await answer_error_and_close(*conn, buffer, http::error_kind::header_too_large,
+                                                "the request header is larger than " +
+                                                    std::to_string(cfg.max_header_bytes) + " bytes",
+                                                "-", "-", remote, started);
+            } else if (hec == beast::error::timeout) {
+                // The stream is already closed: record the cut-off, nothing can be answered.
+                log_access({std::chrono::system_clock::now(), "-", "-", 408,
+                            std::chrono::duration_cast<std::chrono::microseconds>(
+                                steady_clock::now() - started),
+                            0, 0, "-", remote});
+            } else if (hec != bhttp::error::end_of_stream && hec != asio::error::eof &&
+                       hec != asio::error::connection_reset &&
+                       hec != asio::error::operation_aborted) {
+                co_await answer_error_and_close(*conn, buffer, http::error_kind::bad_request,
+                                                "malformed HTTP request: " + hec.message(), "-",
+                                                "-", remote, started);
+            }
+            break;
+        }
+        const auto& head = parser.get();
+        const std::string method(head.method_string());
+        const std::string target(head.target());
+
+        if (!parser.is_done()) {
+            const auto length = parser.content_length();
+            if (length && *length > cfg.max_body_bytes) {
+                co_await answer_error_and_close(*conn, buffer, http::error_kind::payload_too_large,
+                                                "the request body is larger than " +
+                                                    std::to_string(cfg.max_body_bytes) + " bytes",
+                                                method, target, remote, started);
+                break;
+            }
+            if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+                bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
+                stream.expires_after(cfg.write_timeout);
+                auto [cec, cn] = co_await bhttp::async_write(stream, proceed, use_tuple);
+                if (cec) {
+                    break;
+                }
+            }
+            stream.expires_after(cfg.body_timeout);
+            auto [bec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+            if (bec) {
+                if (bec == bhttp::error::body_limit) {
+                    co_await answer_error_and_close(
+                        *conn, buffer, http::error_kind::payload_too_large,
+                        "the request body is larger than " + std::to_string(cfg.max_body_bytes) +
+                            " bytes",
+                        method, target, remote, started);
+                } else if (bec == beast::error::timeout) {
+                    log_access({std::chrono::system_clock::now(), method, target, 408,
+                                std::chrono::duration_cast<std::chrono::microseconds>(
+                                    steady_clock::now() - started),
+                                0, 0, "-", remote});
+                } else if (bec != bhttp::error::end_of_stream && bec != asio::error::eof &&
+                           bec != asio::error::connection_reset &&
+                           bec != asio::error::operation_aborted &&
+                           bec != bhttp::error::partial_message) {
+                    co_await answer_error_and_close(*conn, buffer, http::error_kind::bad_request,
+                                                    "malformed HTTP request body: " + bec.message(),
+                                                    method, target, remote, started);
+                }
+                break;
+            }
+        }
+
+        http::request req = parser.release();
+        const auto incoming_id = req["x-request-id"];
+        const std::string request_id = http::valid_request_id(incoming_id)
+                                           ? std::string(incoming_id)
+                                           : http::new_request_id();
+
+        http::response res{bhttp::status::ok, req.version()};
+        res.set(bhttp::field::server, "aignehub");
+        res.set(bhttp::field::date, http_date());
+        res.set("x-request-id", request_id);
+        try {
+            routes.dispatch(req, res);
+        } catch (const std::exception&) {
+            res = http::response{bhttp::status::ok, req.version()};
+            res.set(bhttp::field::server, "aignehub");
+            res.set("x-request-id", request_id);
+            http::make_error(res, http::error_kind::internal,
+                             "the server failed to handle the request");
+        }
+        const bool keep_alive = req.keep_alive() && !stopping;
+        res.keep_alive(keep_alive);
+        const std::size_t body_size = res.body().size();
+        if (req.method() == bhttp::verb::head) {
+            res.body().clear();
+            res.content_length(body_size);
+        } else {
+            res.prepare_payload();
+        }
+        stream.expires_after(cfg.write_timeout);
+        auto [wec, written] = co_await bhttp::async_write(stream, res, use_tuple);
+        log_access({std::chrono::system_clock::now(), method, target, res.result_int(),
+                    std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() -
+                                                                          started),
+                    req.body().size(), body_size, request_id, remote});
+        if (wec || !keep_alive) {
+            break;
+        }
+        first = false;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.close();
+}
+
+void server::impl::stop() {
+    const std::lock_guard stop_lock(stop_mu);
+    if (!running) {
+        return;
+    }
+    if (log.enabled()) {
+        log.write(detail::event_line("info", "stopping"));
+    }
+    stopping = true;
+
+    // Stop accepting. The acceptor belongs to its strand, so it is closed there.
+    std::promise<void> closed;
+    asio::post(acceptor.get_executor(), [this, &closed] {
+        beast::error_code ignored;
+        acceptor.close(ignored);
+        closed.set_value();
+    });
+    closed.get_future().wait();
+
+    // Connections waiting for their next request are closed now; the others finish the request
+    // they are in (and answer it with Connection: close) within the grace period.
+    for_each_connection([](connection& conn) {
+        if (conn.idle) {
+            conn.stream.cancel();
+        }
+    });
+    const auto deadline = steady_clock::now() + cfg.shutdown_grace;
+    if (!wait_for_connections_until(deadline)) {
+        for_each_connection([](connection& conn) { conn.stream.close(); });
+        wait_for_connections_until(steady_clock::now() + std::chrono::seconds(5));
+    }
+
+    work.reset();
+    ioc.stop();
+    for (auto& t : threads) {
+        t.join();
+    }
+    threads.clear();
+    running = false;
+    if (log.enabled()) {
+        log.write(detail::event_line("info", "stopped"));
+        log.flush();
+    }
+}
+
+server::server(server_config config, std::shared_ptr<store> db) {
+    config.validate();
+    impl_ = std::make_unique<impl>(std::move(config), std::move(db));
+    impl_->listen();
+    impl_->start_threads();
+}
+
+server::~server() { stop(); }
+
+std::uint16_t server::port() const noexcept { return impl_->bound_port; }
+
+const std::string& server::host() const noexcept { return impl_->cfg.host; }
+
+bool server::running() const noexcept { return impl_->running; }
+
+std::size_t server::connections() const noexcept {
+    const std::lock_guard lock(impl_->conns_mu);
+    return impl_->conns.size();
+}
+
+void server::stop() { impl_->stop(); }
+
+} // namespace aignehub

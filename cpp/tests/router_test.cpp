@@ -1,0 +1,85 @@
+#include "http/errors.hpp"
+#include "http/router.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace aignehub::http {
+namespace {
+
+request make_request(beast_http::verb method, std::string_view target) {
+    request req{method, target, 11};
+    return req;
+}
+
+router sample_router() {
+    router r;
+    r.add(beast_http::verb::get, "/thing", [](const request&, response& res) {
+        res.result(beast_http::status::ok);
+        res.body() = "got";
+    });
+    r.add(beast_http::verb::post, "/thing", [](const request&, response& res) {
+        res.result(beast_http::status::created);
+        res.body() = "posted";
+    });
+    return r;
+}
+
+TEST(Router, DispatchesByMethodAndPathIgnoringTheQuery) {
+    const router r = sample_router();
+    response res;
+    r.dispatch(make_request(beast_http::verb::get, "/thing?x=1"), res);
+    EXPECT_EQ(res.result(), beast_http::status::ok);
+    EXPECT_EQ(res.body(), "got");
+    response posted;
+    r.dispatch(make_request(beast_http::verb::post, "/thing"), posted);
+    EXPECT_EQ(posted.result(), beast_http::status::created);
+}
+
+TEST(Router, HeadUsesTheGetHandler) {
+    const router r = sample_router();
+    response res;
+    r.dispatch(make_request(beast_http::verb::head, "/thing"), res);
+    EXPECT_EQ(res.body(), "got");
+}
+
+TEST(Router, UnknownPathIsAJson404InOpenAiShape) {
+    const router r = sample_router();
+    response res;
+    r.dispatch(make_request(beast_http::verb::get, "/nope?secret=1"), res);
+    EXPECT_EQ(res.result(), beast_http::status::not_found);
+    EXPECT_EQ(res[beast_http::field::content_type], "application/json");
+    const auto body = nlohmann::json::parse(res.body());
+    EXPECT_EQ(body["error"]["code"], "not_found");
+    EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+    EXPECT_TRUE(body["error"]["param"].is_null());
+    EXPECT_EQ(body["error"]["message"], "no route for GET /nope");
+}
+
+TEST(Router, WrongMethodIs405WithAllow) {
+    const router r = sample_router();
+    response res;
+    r.dispatch(make_request(beast_http::verb::delete_, "/thing"), res);
+    EXPECT_EQ(res.result(), beast_http::status::method_not_allowed);
+    EXPECT_EQ(res[beast_http::field::allow], "GET, HEAD, POST");
+}
+
+TEST(Errors, EveryKindMapsToItsStatus) {
+    EXPECT_EQ(status_of(error_kind::bad_request), beast_http::status::bad_request);
+    EXPECT_EQ(status_of(error_kind::payload_too_large), beast_http::status::payload_too_large);
+    EXPECT_EQ(status_of(error_kind::header_too_large),
+              beast_http::status::request_header_fields_too_large);
+    EXPECT_EQ(status_of(error_kind::too_many_connections),
+              beast_http::status::service_unavailable);
+    EXPECT_EQ(status_of(error_kind::internal), beast_http::status::internal_server_error);
+}
+
+TEST(Errors, MessageIsEscaped) {
+    response res;
+    make_error(res, error_kind::bad_request, "bad \"thing\"\n");
+    const auto body = nlohmann::json::parse(res.body());
+    EXPECT_EQ(body["error"]["message"], "bad \"thing\"\n");
+}
+
+} // namespace
+} // namespace aignehub::http

@@ -1,0 +1,136 @@
+#include "aignehub/errors.hpp"
+#include "aignehub/server.hpp"
+#include "aignehub/store.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <random>
+
+namespace aignehub {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+class ServerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("aignehub-server-" + std::to_string(std::random_device{}()));
+        std::filesystem::create_directories(dir_);
+        db_ = open_sqlite_store(dir_ / "aignehub.db");
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    std::unique_ptr<server> start(server_config c = {}) {
+        c.port = 0;
+        c.threads = 2;
+        c.access_log = "";
+        return std::make_unique<server>(std::move(c), db_);
+    }
+
+    std::filesystem::path dir_;
+    std::shared_ptr<store> db_;
+};
+
+struct client {
+    explicit client(std::uint16_t port) : socket(ioc) {
+        socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    }
+    bhttp::response<bhttp::string_body> get(const std::string& target,
+                                            const std::string& request_id = "") {
+        bhttp::request<bhttp::string_body> req{bhttp::verb::get, target, 11};
+        req.set(bhttp::field::host, "127.0.0.1");
+        if (!request_id.empty()) {
+            req.set("x-request-id", request_id);
+        }
+        bhttp::write(socket, req);
+        bhttp::response<bhttp::string_body> res;
+        bhttp::read(socket, buffer, res);
+        return res;
+    }
+    asio::io_context ioc;
+    tcp::socket socket;
+    beast::flat_buffer buffer;
+};
+
+TEST_F(ServerTest, AnswersHealthAndReadinessOnOneKeptAliveConnection) {
+    auto s = start();
+    ASSERT_NE(s->port(), 0);
+    client c(s->port());
+    const auto health = c.get("/healthz");
+    EXPECT_EQ(health.result(), bhttp::status::ok);
+    EXPECT_EQ(nlohmann::json::parse(health.body())["status"], "ok");
+    EXPECT_TRUE(health.keep_alive());
+    const auto ready = c.get("/readyz");
+    EXPECT_EQ(ready.result(), bhttp::status::ok);
+    const auto body = nlohmann::json::parse(ready.body());
+    EXPECT_EQ(body["store"]["schema_version"], latest_schema_version());
+    EXPECT_EQ(s->connections(), 1U);
+}
+
+TEST_F(ServerTest, KeepsAValidRequestIdAndReplacesAnInvalidOne) {
+    auto s = start();
+    client c(s->port());
+    EXPECT_EQ(c.get("/healthz", "my-id-1")["x-request-id"], "my-id-1");
+    const auto replaced = c.get("/healthz", "bad id with spaces");
+    EXPECT_EQ(replaced["x-request-id"].size(), 32U);
+    const auto generated = c.get("/healthz");
+    EXPECT_EQ(generated["x-request-id"].size(), 32U);
+    EXPECT_NE(generated["x-request-id"], replaced["x-request-id"]);
+}
+
+TEST_F(ServerTest, StopClosesIdleConnectionsAndIsIdempotent) {
+    auto s = start();
+    client c(s->port());
+    EXPECT_EQ(c.get("/healthz").result(), bhttp::status::ok);
+    s->stop();
+    EXPECT_FALSE(s->running());
+    EXPECT_EQ(s->connections(), 0U);
+    beast::error_code ec;
+    std::array<char, 16> byte{};
+    c.socket.read_some(asio::buffer(byte), ec);
+    EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+    s->stop();
+}
+
+TEST_F(ServerTest, PortInUseIsABindError) {
+    auto first = start();
+    server_config c;
+    c.port = first->port();
+    c.access_log = "";
+    try {
+        server second(c, db_);
+        FAIL() << "bound a port already in use";
+    } catch (const bind_error& e) {
+        EXPECT_EQ(e.code(), std::errc::address_in_use);
+    }
+}
+
+TEST_F(ServerTest, OverCapacityConnectionsGet503) {
+    server_config c;
+    c.max_connections = 1;
+    auto s = start(c);
+    client held(s->port());
+    EXPECT_EQ(held.get("/healthz").result(), bhttp::status::ok);
+    client extra(s->port());
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(extra.socket, extra.buffer, res);
+    EXPECT_EQ(res.result(), bhttp::status::service_unavailable);
+    EXPECT_EQ(nlohmann::json::parse(res.body())["error"]["code"], "too_many_connections");
+}
+
+} // namespace
+} // namespace aignehub

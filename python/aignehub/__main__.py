@@ -1,0 +1,5 @@
+import sys
+
+from aignehub.cli import main
+
+sys.exit(main())
