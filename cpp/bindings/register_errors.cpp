@@ -30,18 +30,17 @@ PyObject* make_type(py::module_& m, const char* name, py::tuple bases, const cha
 void register_errors(py::module_& m) {
     base_error = make_type(m, "AignehubError", py::make_tuple(py::handle(PyExc_Exception)),
                            "Base of every error aignehub raises on purpose.");
-    config_error_type =
-        make_type(m, "ConfigError",
-                  py::make_tuple(py::handle(base_error), py::handle(PyExc_ValueError)),
-                  "A setting is out of range or malformed.");
+    config_error_type = make_type(
+        m, "ConfigError", py::make_tuple(py::handle(base_error), py::handle(PyExc_ValueError)),
+        "A setting is out of range or malformed.");
     store_error_type = make_type(m, "StoreError", py::make_tuple(py::handle(base_error)),
                                  "The store cannot be opened, migrated or queried.");
     schema_version_error_type =
         make_type(m, "SchemaVersionError", py::make_tuple(py::handle(store_error_type)),
                   "The database was written by a newer aignehub than this one.");
-    bind_error_type = make_type(m, "BindError",
-                                py::make_tuple(py::handle(base_error), py::handle(PyExc_OSError)),
-                                "The server could not bind or listen; errno says why.");
+    bind_error_type =
+        make_type(m, "BindError", py::make_tuple(py::handle(base_error), py::handle(PyExc_OSError)),
+                  "The server could not bind or listen; errno says why.");
 
     py::register_exception_translator([](std::exception_ptr p) {
         if (!p) {

@@ -104,12 +104,11 @@ void register_hub(py::module_& m) {
                std::optional<std::uint64_t> max_body_bytes, std::optional<double> header_timeout,
                std::optional<double> body_timeout, std::optional<double> idle_timeout,
                std::optional<double> write_timeout, std::optional<double> shutdown_grace,
-               std::optional<std::size_t> max_connections,
-               std::optional<std::string> access_log) {
-                const serve_args args{std::move(host),    port,           threads,
-                                      max_header_bytes,   max_body_bytes, header_timeout,
-                                      body_timeout,       idle_timeout,   write_timeout,
-                                      shutdown_grace,     max_connections, std::move(access_log)};
+               std::optional<std::size_t> max_connections, std::optional<std::string> access_log) {
+                const serve_args args{
+                    std::move(host), port,           threads,         max_header_bytes,
+                    max_body_bytes,  header_timeout, body_timeout,    idle_timeout,
+                    write_timeout,   shutdown_grace, max_connections, std::move(access_log)};
                 const server_config config = to_config(args);
                 const py::gil_scoped_release release;
                 return h.serve(config);
@@ -121,8 +120,10 @@ void register_hub(py::module_& m) {
             py::arg("shutdown_grace") = py::none(), py::arg("max_connections") = py::none(),
             py::arg("access_log") = py::none(),
             "Starts a server on this hub's store; returns once it listens.")
-        .def("ping", [](const hub& h) { h.get_store()->ping(); },
-             py::call_guard<py::gil_scoped_release>(), "Raises StoreError unless the store answers.");
+        .def(
+            "ping", [](const hub& h) { h.get_store()->ping(); },
+            py::call_guard<py::gil_scoped_release>(),
+            "Raises StoreError unless the store answers.");
 }
 
 } // namespace aignehub::bindings

@@ -32,8 +32,8 @@ std::filesystem::path prepare_data_dir(std::filesystem::path dir) {
 } // namespace
 
 hub::hub(std::filesystem::path data_dir)
-    : data_dir_(prepare_data_dir(std::move(data_dir))),
-      store_(open_sqlite_store(database_path())) {}
+    : data_dir_(prepare_data_dir(std::move(data_dir))), store_(open_sqlite_store(database_path())) {
+}
 
 std::unique_ptr<server> hub::serve(server_config config) const {
     return std::make_unique<server>(std::move(config), store_);

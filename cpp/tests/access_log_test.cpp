@@ -1,5 +1,4 @@
 #include "aignehub/errors.hpp"
-#include <unistd.h>
 #include "core/log.hpp"
 #include "http/access_log.hpp"
 
@@ -9,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 namespace aignehub {
 namespace {
@@ -49,7 +49,8 @@ TEST(JsonString, EscapesControlsAndReplacesInvalidUtf8) {
     std::string out;
     detail::append_json_string(out, std::string("a\"b\\c\n\x01\x7f\xff caf\xc3\xa9 \xe2\x82"));
     const auto parsed = nlohmann::json::parse(out);
-    EXPECT_EQ(parsed.get<std::string>(), "a\"b\\c\n\x01\x7f\xef\xbf\xbd caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd");
+    EXPECT_EQ(parsed.get<std::string>(),
+              "a\"b\\c\n\x01\x7f\xef\xbf\xbd caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd");
 }
 
 TEST(JsonString, RejectsOverlongAndSurrogateEncodings) {

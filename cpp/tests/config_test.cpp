@@ -8,7 +8,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(ServerConfig, DefaultsAreValid) { EXPECT_NO_THROW(server_config{}.validate()); }
+TEST(ServerConfig, DefaultsAreValid) {
+    EXPECT_NO_THROW(server_config{}.validate());
+}
 
 TEST(ServerConfig, RefusesOutOfRangeSettingsNamingTheField) {
     const auto refuses = [](auto change, const std::string& field) {

@@ -69,8 +69,7 @@ TEST(Errors, EveryKindMapsToItsStatus) {
     EXPECT_EQ(status_of(error_kind::payload_too_large), beast_http::status::payload_too_large);
     EXPECT_EQ(status_of(error_kind::header_too_large),
               beast_http::status::request_header_fields_too_large);
-    EXPECT_EQ(status_of(error_kind::too_many_connections),
-              beast_http::status::service_unavailable);
+    EXPECT_EQ(status_of(error_kind::too_many_connections), beast_http::status::service_unavailable);
     EXPECT_EQ(status_of(error_kind::internal), beast_http::status::internal_server_error);
 }
 

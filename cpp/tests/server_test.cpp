@@ -14,6 +14,8 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
+#include <vector>
 
 namespace aignehub {
 namespace {
@@ -130,6 +132,43 @@ TEST_F(ServerTest, OverCapacityConnectionsGet503) {
     bhttp::read(extra.socket, extra.buffer, res);
     EXPECT_EQ(res.result(), bhttp::status::service_unavailable);
     EXPECT_EQ(nlohmann::json::parse(res.body())["error"]["code"], "too_many_connections");
+}
+
+// Many clients on several server threads, then a stop while they are still connecting: under
+// TSan this is the test that would show a data race in the session or shutdown code.
+TEST_F(ServerTest, ConcurrentClientsAndAStopRacingThem) {
+    auto s = start();
+    const std::uint16_t port = s->port();
+    std::atomic<int> ok{0};
+    std::vector<std::thread> clients;
+    clients.reserve(4);
+    for (int t = 0; t < 4; ++t) {
+        clients.emplace_back([port, &ok] {
+            for (int conn = 0; conn < 20; ++conn) {
+                try {
+                    client c(port);
+                    for (int i = 0; i < 10; ++i) {
+                        if (c.get(i % 2 == 0 ? "/healthz" : "/readyz").result() ==
+                            bhttp::status::ok) {
+                            ++ok;
+                        }
+                    }
+                } catch (const std::exception&) {
+                    return; // the server stopped under us: expected near the end
+                }
+            }
+        });
+    }
+    const auto give_up = std::chrono::steady_clock::now() + 30s; // a hang guard, not a timing
+    while (ok.load() < 200 && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::yield();
+    }
+    s->stop();
+    for (auto& t : clients) {
+        t.join();
+    }
+    EXPECT_GE(ok.load(), 200);
+    EXPECT_EQ(s->connections(), 0U);
 }
 
 } // namespace

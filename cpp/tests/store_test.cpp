@@ -53,8 +53,8 @@ TEST_F(StoreTest, NewerSchemaIsRefusedAndLeftUntouched) {
     const int newer = latest_schema_version() + 1;
     {
         SQLite::Database raw(db().string(), SQLite::OPEN_READWRITE);
-        raw.exec("INSERT INTO schema_migrations (version, name) VALUES (" +
-                 std::to_string(newer) + ", 'from the future')");
+        raw.exec("INSERT INTO schema_migrations (version, name) VALUES (" + std::to_string(newer) +
+                 ", 'from the future')");
     }
     try {
         auto s = open_sqlite_store(db());

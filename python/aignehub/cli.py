@@ -81,9 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=args.access_log,
             shutdown_grace=args.shutdown_grace,
         )
-        previous = {
-            sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             print(
                 f"aignehub {_core.__version__} serving {server.url} "

@@ -42,7 +42,9 @@ constexpr error_info info_of(error_kind kind) noexcept {
 
 } // namespace
 
-beast_http::status status_of(error_kind kind) noexcept { return info_of(kind).status; }
+beast_http::status status_of(error_kind kind) noexcept {
+    return info_of(kind).status;
+}
 
 void make_error(response& res, error_kind kind, std::string_view message) {
     const error_info info = info_of(kind);

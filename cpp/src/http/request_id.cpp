@@ -12,8 +12,8 @@ bool valid_request_id(std::string_view id) noexcept {
     }
     for (const char c : id) {
         const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
-                         c == '+' || c == '=' || c == '/' || c == '-';
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '+' ||
+                        c == '=' || c == '/' || c == '-';
         if (!ok) {
             return false;
         }

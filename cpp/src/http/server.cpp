@@ -75,6 +75,57 @@ std::string_view http_date() {
     return {cached.data(), cached_len};
 }
 
+// What the access log and an error answer need to know of the request being served.
+struct exchange {
+    std::string method = "-";
+    std::string target = "-";
+    std::string request_id;
+    std::string remote;
+    steady_clock::time_point started;
+    std::uint64_t bytes_in = 0;
+};
+
+// The header fields every response carries.
+void stamp(http::response& res, std::string_view request_id) {
+    res.set(bhttp::field::server, "aignehub");
+    res.set(bhttp::field::date, http_date());
+    res.set("x-request-id", request_id);
+}
+
+// Takes the method, target and request id from a parsed header.
+void note_header(exchange& ex, const http::request& head) {
+    ex.method = std::string(head.method_string());
+    ex.target = std::string(head.target());
+    const std::string_view incoming = head["x-request-id"];
+    ex.request_id =
+        http::valid_request_id(incoming) ? std::string(incoming) : http::new_request_id();
+}
+
+// How a failed read of a request is handled.
+struct read_failure {
+    enum class action { answer, timed_out, gone } what;
+    http::error_kind kind = http::error_kind::bad_request;
+};
+
+read_failure classify(const beast::error_code& ec) {
+    using action = read_failure::action;
+    if (ec == bhttp::error::header_limit) {
+        return {action::answer, http::error_kind::header_too_large};
+    }
+    if (ec == bhttp::error::body_limit) {
+        return {action::answer, http::error_kind::payload_too_large};
+    }
+    if (ec == beast::error::timeout) {
+        return {action::timed_out};
+    }
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+        ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted) {
+        return {action::gone};
+    }
+    return {action::answer, http::error_kind::bad_request};
+}
+
 std::string endpoint_text(const tcp::socket& socket) {
     beast::error_code ec;
     const auto ep = socket.remote_endpoint(ec);
@@ -136,14 +187,19 @@ struct server::impl {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(std::shared_ptr<connection> conn);
+    asio::awaitable<void> fail(connection& conn, beast::flat_buffer& buffer, exchange& ex,
+                               const beast::error_code& ec);
     asio::awaitable<void> answer_error_and_close(connection& conn, beast::flat_buffer& buffer,
-                                                 http::error_kind kind, std::string_view message,
-                                                 std::string_view method, std::string_view target,
-                                                 std::string_view remote,
-                                                 steady_clock::time_point started);
-    void log_access(const http::access_entry& entry) {
+                                                 const exchange& ex, http::error_kind kind,
+                                                 std::string_view message);
+    void refuse(tcp::socket& socket);
+    void log_access(const exchange& ex, unsigned status, std::uint64_t bytes_out) {
         if (log.enabled()) {
-            log.write(http::access_line(entry));
+            log.write(
+                http::access_line({std::chrono::system_clock::now(), ex.method, ex.target, status,
+                                   std::chrono::duration_cast<std::chrono::microseconds>(
+                                       steady_clock::now() - ex.started),
+                                   ex.bytes_in, bytes_out, ex.request_id, ex.remote}));
         }
     }
     void forget(connection* conn) {
@@ -230,8 +286,8 @@ void server::impl::start_threads() {
     if (log.enabled()) {
         std::string extra = R"(,"host":)";
         detail::append_json_string(extra, cfg.host);
-        extra.append(R"(,"port":)" + std::to_string(bound_port) +
-                     R"(,"threads":)" + std::to_string(threads_wanted));
+        extra.append(R"(,"port":)" + std::to_string(bound_port) + R"(,"threads":)" +
+                     std::to_string(threads_wanted));
         log.write(detail::event_line("info", "listening", extra));
     }
 }
@@ -264,17 +320,7 @@ asio::awaitable<void> server::impl::accept_loop() {
             }
         }
         if (over_capacity) {
-            // A fresh socket's send buffer takes this small answer at once, so the write does not
-            // block the accept loop.
-            http::response res{bhttp::status::service_unavailable, 11};
-            http::make_error(res, http::error_kind::too_many_connections,
-                             "the server has too many open connections; retry later");
-            res.keep_alive(false);
-            res.prepare_payload();
-            auto& sock = conn->stream.socket();
-            bhttp::write(sock, res, ignored);
-            sock.shutdown(tcp::socket::shutdown_both, ignored);
-            sock.close(ignored);
+            refuse(conn->stream.socket());
             continue;
         }
         auto executor = conn->stream.get_executor();
@@ -286,24 +332,69 @@ asio::awaitable<void> server::impl::accept_loop() {
     }
 }
 
-asio::awaitable<void> server::impl::answer_error_and_close(
-    connection& conn, beast::flat_buffer& buffer, http::error_kind kind, std::string_view message,
-    std::string_view method, std::string_view target, std::string_view remote,
-    steady_clock::time_point started) {
+// A fresh socket's send buffer takes this small answer at once, so writing it synchronously
+// does not hold up the accept loop.
+void server::impl::refuse(tcp::socket& socket) {
+    exchange ex;
+    ex.request_id = http::new_request_id();
+    ex.remote = endpoint_text(socket);
+    ex.started = steady_clock::now();
+    http::response res{bhttp::status::service_unavailable, 11};
+    stamp(res, ex.request_id);
+    http::make_error(res, http::error_kind::too_many_connections,
+                     "the server has too many open connections; retry later");
+    res.keep_alive(false);
+    res.prepare_payload();
+    beast::error_code ignored;
+    bhttp::write(socket, res, ignored);
+    log_access(ex, res.result_int(), res.body().size());
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+}
+
+asio::awaitable<void> server::impl::fail(connection& conn, beast::flat_buffer& buffer, exchange& ex,
+                                         const beast::error_code& ec) {
+    if (ex.request_id.empty()) {
+        ex.request_id = http::new_request_id();
+    }
+    const read_failure failure = classify(ec);
+    switch (failure.what) {
+    case read_failure::action::gone:
+        break;
+    case read_failure::action::timed_out:
+        // Beast has closed the stream already: record the cut-off, nothing can be answered.
+        log_access(ex, 408, 0);
+        break;
+    case read_failure::action::answer:
+        std::string message;
+        if (failure.kind == http::error_kind::header_too_large) {
+            message = "the request header is larger than " + std::to_string(cfg.max_header_bytes) +
+                      " bytes";
+        } else if (failure.kind == http::error_kind::payload_too_large) {
+            message =
+                "the request body is larger than " + std::to_string(cfg.max_body_bytes) + " bytes";
+        } else {
+            message = "malformed HTTP request: " + ec.message();
+        }
+        co_await answer_error_and_close(conn, buffer, ex, failure.kind, message);
+        break;
+    }
+}
+
+asio::awaitable<void> server::impl::answer_error_and_close(connection& conn,
+                                                           beast::flat_buffer& buffer,
+                                                           const exchange& ex,
+                                                           http::error_kind kind,
+                                                           std::string_view message) {
     auto& stream = conn.stream;
     http::response res{http::status_of(kind), 11};
-    res.set(bhttp::field::server, "aignehub");
-    res.set(bhttp::field::date, http_date());
-    const std::string request_id = http::new_request_id();
-    res.set("x-request-id", request_id);
+    stamp(res, ex.request_id);
     http::make_error(res, kind, message);
     res.keep_alive(false);
     res.prepare_payload();
     stream.expires_after(cfg.write_timeout);
     auto [ec, written] = co_await bhttp::async_write(stream, res, use_tuple);
-    log_access({std::chrono::system_clock::now(), method, target, res.result_int(),
-                std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - started),
-                0, res.body().size(), request_id, remote});
+    log_access(ex, res.result_int(), res.body().size());
     if (ec) {
         co_return;
     }
@@ -334,16 +425,19 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
     auto& stream = conn->stream;
     const std::string remote = endpoint_text(stream.socket());
     beast::flat_buffer buffer;
-    bool first = true;
-    for (;;) {
-        // Wait for the first byte of the next request: a new connection has the header deadline
-        // to start talking, a kept-alive one the idle deadline.
+    // A new connection has the header deadline, counted from the accept, to send its first
+    // request; a kept-alive one has the idle deadline to start the next, and then the header
+    // deadline from that request's first byte.
+    stream.expires_after(cfg.header_timeout);
+    for (bool first = true;; first = false) {
         if (buffer.size() == 0) {
             if (stopping) {
                 break;
             }
             conn->idle = true;
-            stream.expires_after(first ? cfg.header_timeout : cfg.idle_timeout);
+            if (!first) {
+                stream.expires_after(cfg.idle_timeout);
+            }
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8192), use_tuple);
             conn->idle = false;
             if (ec) {
@@ -351,48 +445,28 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
             }
             buffer.commit(n);
         }
-        const auto started = steady_clock::now();
+        if (!first) {
+            stream.expires_after(cfg.header_timeout);
+        }
+        exchange ex;
+        ex.remote = remote;
+        ex.started = steady_clock::now();
 
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
         parser.body_limit(cfg.max_body_bytes);
-        stream.expires_after(cfg.header_timeout);
-        auto [hec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+        auto [hec, header_bytes] =
+            co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+        if (parser.is_header_done()) {
+            note_header(ex, parser.get());
+        }
         if (hec) {
-            if (hec == bhttp::error::header_limit) {
-                co_await answer_error_and_close(*conn, buffer, http::error_kind::header_too_large,
-                                                "the request header is larger than " +
-                                                    std::to_string(cfg.max_header_bytes) + " bytes",
-                                                "-", "-", remote, started);
-            } else if (hec == beast::error::timeout) {
-                // The stream is already closed: record the cut-off, nothing can be answered.
-                log_access({std::chrono::system_clock::now(), "-", "-", 408,
-                            std::chrono::duration_cast<std::chrono::microseconds>(
-                                steady_clock::now() - started),
-                            0, 0, "-", remote});
-            } else if (hec != bhttp::error::end_of_stream && hec != asio::error::eof &&
-                       hec != asio::error::connection_reset &&
-                       hec != asio::error::operation_aborted) {
-                co_await answer_error_and_close(*conn, buffer, http::error_kind::bad_request,
-                                                "malformed HTTP request: " + hec.message(), "-",
-                                                "-", remote, started);
-            }
+            co_await fail(*conn, buffer, ex, hec);
             break;
         }
-        const auto& head = parser.get();
-        const std::string method(head.method_string());
-        const std::string target(head.target());
 
         if (!parser.is_done()) {
-            const auto length = parser.content_length();
-            if (length && *length > cfg.max_body_bytes) {
-                co_await answer_error_and_close(*conn, buffer, http::error_kind::payload_too_large,
-                                                "the request body is larger than " +
-                                                    std::to_string(cfg.max_body_bytes) + " bytes",
-                                                method, target, remote, started);
-                break;
-            }
-            if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+            if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
                 bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
                 stream.expires_after(cfg.write_timeout);
                 auto [cec, cn] = co_await bhttp::async_write(stream, proceed, use_tuple);
@@ -403,45 +477,20 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
             stream.expires_after(cfg.body_timeout);
             auto [bec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
             if (bec) {
-                if (bec == bhttp::error::body_limit) {
-                    co_await answer_error_and_close(
-                        *conn, buffer, http::error_kind::payload_too_large,
-                        "the request body is larger than " + std::to_string(cfg.max_body_bytes) +
-                            " bytes",
-                        method, target, remote, started);
-                } else if (bec == beast::error::timeout) {
-                    log_access({std::chrono::system_clock::now(), method, target, 408,
-                                std::chrono::duration_cast<std::chrono::microseconds>(
-                                    steady_clock::now() - started),
-                                0, 0, "-", remote});
-                } else if (bec != bhttp::error::end_of_stream && bec != asio::error::eof &&
-                           bec != asio::error::connection_reset &&
-                           bec != asio::error::operation_aborted &&
-                           bec != bhttp::error::partial_message) {
-                    co_await answer_error_and_close(*conn, buffer, http::error_kind::bad_request,
-                                                    "malformed HTTP request body: " + bec.message(),
-                                                    method, target, remote, started);
-                }
+                co_await fail(*conn, buffer, ex, bec);
                 break;
             }
         }
 
         http::request req = parser.release();
-        const auto incoming_id = req["x-request-id"];
-        const std::string request_id = http::valid_request_id(incoming_id)
-                                           ? std::string(incoming_id)
-                                           : http::new_request_id();
-
+        ex.bytes_in = req.body().size();
         http::response res{bhttp::status::ok, req.version()};
-        res.set(bhttp::field::server, "aignehub");
-        res.set(bhttp::field::date, http_date());
-        res.set("x-request-id", request_id);
+        stamp(res, ex.request_id);
         try {
             routes.dispatch(req, res);
         } catch (const std::exception&) {
             res = http::response{bhttp::status::ok, req.version()};
-            res.set(bhttp::field::server, "aignehub");
-            res.set("x-request-id", request_id);
+            stamp(res, ex.request_id);
             http::make_error(res, http::error_kind::internal,
                              "the server failed to handle the request");
         }
@@ -456,14 +505,10 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
         }
         stream.expires_after(cfg.write_timeout);
         auto [wec, written] = co_await bhttp::async_write(stream, res, use_tuple);
-        log_access({std::chrono::system_clock::now(), method, target, res.result_int(),
-                    std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() -
-                                                                          started),
-                    req.body().size(), body_size, request_id, remote});
+        log_access(ex, res.result_int(), body_size);
         if (wec || !keep_alive) {
             break;
         }
-        first = false;
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -522,19 +567,29 @@ server::server(server_config config, std::shared_ptr<store> db) {
     impl_->start_threads();
 }
 
-server::~server() { stop(); }
+server::~server() {
+    stop();
+}
 
-std::uint16_t server::port() const noexcept { return impl_->bound_port; }
+std::uint16_t server::port() const noexcept {
+    return impl_->bound_port;
+}
 
-const std::string& server::host() const noexcept { return impl_->cfg.host; }
+const std::string& server::host() const noexcept {
+    return impl_->cfg.host;
+}
 
-bool server::running() const noexcept { return impl_->running; }
+bool server::running() const noexcept {
+    return impl_->running;
+}
 
 std::size_t server::connections() const noexcept {
     const std::lock_guard lock(impl_->conns_mu);
     return impl_->conns.size();
 }
 
-void server::stop() { impl_->stop(); }
+void server::stop() {
+    impl_->stop();
+}
 
 } // namespace aignehub

@@ -20,12 +20,16 @@ CREATE TABLE settings (
 
 } // namespace
 
-std::span<const migration> migrations() noexcept { return all_migrations; }
+std::span<const migration> migrations() noexcept {
+    return all_migrations;
+}
 
 } // namespace aignehub::detail
 
 namespace aignehub {
 
-int latest_schema_version() noexcept { return detail::migrations().back().version; }
+int latest_schema_version() noexcept {
+    return detail::migrations().back().version;
+}
 
 } // namespace aignehub

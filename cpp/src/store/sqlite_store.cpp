@@ -56,10 +56,9 @@ public:
     void put_setting(const std::string& key, const std::string& value) override {
         const std::lock_guard lock(mu_);
         try {
-            SQLite::Statement upsert(
-                db_, "INSERT INTO settings (key, value) VALUES (?, ?) "
-                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                     "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')");
+            SQLite::Statement upsert(db_, "INSERT INTO settings (key, value) VALUES (?, ?) "
+                                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                                          "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')");
             upsert.bind(1, key);
             upsert.bind(2, value);
             upsert.exec();

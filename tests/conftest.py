@@ -1,0 +1,384 @@
+"""Fixtures and helpers shared by the functional tests.
+
+Every test talks to the real server over real sockets on 127.0.0.1, bound to port 0. Waits are
+bounded by ``HANG_GUARD`` so that a server that hangs fails one test instead of the suite; no test
+asserts on how fast anything happens.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aignehub import Hub, Server
+
+# Generous upper bound for anything that should happen "soon" (a response, a close, a process
+# exit). It only turns a hang into a failure; it is not a speed requirement.
+HANG_GUARD = 10.0
+
+# The characters a client-supplied x-request-id may use (it is echoed when it has 1 to 128).
+REQUEST_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:+=/-"
+GENERATED_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Response:
+    """An HTTP response as the tests see it; header names are lower case."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def assert_json_error(response: Response, status: int, code: str) -> None:
+    """Asserts the gateway's error shape: ``{"error": {message, type, param, code}}``."""
+    assert response.status == status, response
+    assert response.headers.get("content-type") == "application/json"
+    payload = response.json()
+    assert set(payload) == {"error"}
+    error = payload["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["code"] == code
+    assert error["param"] is None
+    assert isinstance(error["type"], str) and error["type"]
+    assert isinstance(error["message"], str) and error["message"]
+
+
+def assert_generated_request_id(response: Response) -> None:
+    assert GENERATED_REQUEST_ID.fullmatch(response.headers.get("x-request-id", "")), response
+
+
+def from_http_client(response: http.client.HTTPResponse) -> Response:
+    body = response.read()
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    return Response(response.status, headers, body)
+
+
+def request(
+    server: Server,
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+) -> Response:
+    """Sends one request on a fresh http.client connection and returns the whole response."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=HANG_GUARD)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        return from_http_client(conn.getresponse())
+    finally:
+        conn.close()
+
+
+# --- raw sockets -----------------------------------------------------------------------------
+
+
+class RawConnection:
+    """A bare TCP connection, for what http.client will not send: malformed, oversized, slow or
+    half-sent requests. Responses are parsed by hand so that pipelined bytes are never lost."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD)
+        self._pending = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _receive(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self._pending += chunk
+        return bool(chunk)
+
+    def read_response(self, *, head: bool = False) -> Response:
+        """Reads one response; `head` for the answer to a HEAD request, which has no body."""
+        while b"\r\n\r\n" not in self._pending:
+            if not self._receive():
+                raise ConnectionError(f"closed before a whole response header: {self._pending!r}")
+        block, self._pending = self._pending.split(b"\r\n\r\n", 1)
+        status_line, *field_lines = block.decode("latin-1").split("\r\n")
+        version, status, *_ = status_line.split(" ", 2)
+        assert version == "HTTP/1.1", status_line
+        headers: dict[str, str] = {}
+        for line in field_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = 0 if head else int(headers.get("content-length", "0"))
+        while len(self._pending) < length:
+            if not self._receive():
+                raise ConnectionError("closed in the middle of a response body")
+        body, self._pending = self._pending[:length], self._pending[length:]
+        return Response(int(status), headers, body)
+
+    def closed_by_server(self, within: float = HANG_GUARD) -> bool:
+        """Waits up to `within` seconds for the server to close the connection; True if it did.
+        Bytes that arrive meanwhile are kept (see `unread`)."""
+        deadline = time.monotonic() + within
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                if not self._receive():
+                    return True
+            return False
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            return True
+        finally:
+            self.sock.settimeout(HANG_GUARD)
+
+    @property
+    def unread(self) -> bytes:
+        return self._pending
+
+    def server_has_read_all(self) -> bool:
+        """True once the server has read every byte sent so far, that is once the receive queue
+        of the server's end of this connection (in /proc/net/tcp) is empty."""
+        server_end = _proc_net_address(*self.sock.getpeername())
+        client_end = _proc_net_address(*self.sock.getsockname())
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            _, local, remote, _, queues, *_ = line.split()
+            if (local, remote) == (server_end, client_end):
+                return int(queues.split(":")[1], 16) == 0
+        raise AssertionError(f"{server_end} -> {client_end} is not in /proc/net/tcp")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _proc_net_address(ip: str, port: int) -> str:
+    """An IPv4 endpoint as /proc/net/tcp writes it: the address as a host-order hex word."""
+    return f"{socket.inet_aton(ip)[::-1].hex().upper()}:{port:04X}"
+
+
+def http_request_bytes(
+    method: str, path: str, headers: Mapping[str, str] | None = None, body: bytes = b""
+) -> bytes:
+    """Serialises a request by hand (with Host, and Content-Length when there is a body)."""
+    fields = {"Host": "127.0.0.1", **(headers or {})}
+    if body and "Content-Length" not in fields and "Transfer-Encoding" not in fields:
+        fields["Content-Length"] = str(len(body))
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+    return (head + "\r\n").encode("latin-1") + body
+
+
+def chunked(*chunks: bytes, last: bool = True) -> bytes:
+    """Encodes chunks for Transfer-Encoding: chunked; `last` adds the terminating chunk."""
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+    return body + b"0\r\n\r\n" if last else body
+
+
+def connection_refused(port: int) -> bool:
+    """True when nothing accepts connections on the port any more."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD).close()
+    except ConnectionRefusedError:
+        return True
+    except ConnectionResetError:
+        return False  # caught in the backlog as the listener closed: refused from now on
+    return False
+
+
+def wait_until(condition: Callable[[], bool], within: float = HANG_GUARD) -> bool:
+    """Polls `condition` until it holds or `within` seconds pass; returns its last value."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def listening_socket() -> socket.socket:
+    """A socket listening on a free 127.0.0.1 port, to make that port busy."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    """The environment for a CLI subprocess: its own home, no inherited aignehub settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIGNEHUB_")}
+    env["AIGNEHUB_HOME"] = str(home)
+    return env
+
+
+def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs ``python -m aignehub ARGS`` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "aignehub", *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        check=False,
+    )
+
+
+class CliProcess:
+    """``python -m aignehub ARGS`` running in the background; its stdout is read line by line
+    on a thread so that waiting for a line can time out."""
+
+    def __init__(self, *args: str, env: Mapping[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "aignehub", *args],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._eof = False
+        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._reader.start()
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for_line(self, pattern: str, within: float = HANG_GUARD) -> re.Match[str]:
+        """Returns the match of the first new stdout line that matches `pattern`."""
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                self._eof = True
+                break
+            self.lines.append(line)
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"no stdout line matched {pattern!r}; got {self.lines!r}")
+
+    def finish(self, within: float = HANG_GUARD) -> tuple[int, str, str]:
+        """Waits for the exit; returns the status, all of stdout and all of stderr."""
+        returncode = self.proc.wait(timeout=within)
+        while not self._eof:
+            line = self._queue.get(timeout=within)
+            if line is None:
+                self._eof = True
+            else:
+                self.lines.append(line)
+        assert self.proc.stderr is not None
+        return returncode, "\n".join(self.lines), self.proc.stderr.read()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=HANG_GUARD)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With pytest-timeout installed, a test that hangs anyway (say in a stop() that never
+    returns) fails after a minute instead of stalling the run."""
+    if config.pluginmanager.hasplugin("timeout"):
+        for item in items:
+            item.add_marker(pytest.mark.timeout(60))
+
+
+StartServer = Callable[..., Server]
+OpenRaw = Callable[[Server], RawConnection]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A data directory that does not exist yet (the Hub creates it)."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def hub(data_dir: Path) -> Iterator[Hub]:
+    with Hub(data_dir) as opened:
+        yield opened
+
+
+@pytest.fixture
+def start_server(hub: Hub) -> Iterator[StartServer]:
+    """Starts servers on port 0 (two threads, no access log unless asked) with the given
+    settings, and stops them after the test."""
+    started: list[Server] = []
+
+    def start(**settings: Any) -> Server:
+        server = hub.serve(**{"port": 0, "threads": 2, "access_log": "", **settings})
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server: StartServer) -> Server:
+    """A running server with default settings."""
+    return start_server()
+
+
+@pytest.fixture
+def open_raw(start_server: StartServer) -> Iterator[OpenRaw]:
+    """Opens raw connections to a server; they are closed before the servers stop."""
+    opened: list[RawConnection] = []
+
+    def open_to(server: Server) -> RawConnection:
+        conn = RawConnection(server.port)
+        opened.append(conn)
+        return conn
+
+    yield open_to
+    for conn in opened:
+        conn.close()
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path) -> Path:
+    return tmp_path / "cli-home"
+
+
+@pytest.fixture
+def start_cli(cli_home: Path) -> Iterator[Callable[..., CliProcess]]:
+    """Starts ``aignehub`` subprocesses; any still running after the test is killed."""
+    started: list[CliProcess] = []
+
+    def start(*args: str) -> CliProcess:
+        process = CliProcess(*args, env=cli_env(cli_home))
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
