@@ -14,6 +14,19 @@ PyObject* config_error_type = nullptr;
 PyObject* store_error_type = nullptr;
 PyObject* schema_version_error_type = nullptr;
 PyObject* bind_error_type = nullptr;
+PyObject* invalid_input_type = nullptr;
+PyObject* not_found_type = nullptr;
+PyObject* conflict_type = nullptr;
+PyObject* credential_rejected_type = nullptr;
+PyObject* crypto_error_type = nullptr;
+
+// Raises `type(message)` with extra attributes set on the instance.
+void raise_with(PyObject* type, const char* message, const char* attribute,
+                const std::string& value) {
+    py::object instance = py::reinterpret_borrow<py::object>(type)(message);
+    instance.attr(attribute) = value;
+    PyErr_SetObject(type, instance.ptr());
+}
 
 PyObject* make_type(py::module_& m, const char* name, py::tuple bases, const char* doc) {
     const std::string qualified = std::string("aignehub.") + name;
@@ -42,6 +55,23 @@ void register_errors(py::module_& m) {
         make_type(m, "BindError", py::make_tuple(py::handle(base_error), py::handle(PyExc_OSError)),
                   "The server could not bind or listen; errno says why.");
 
+    invalid_input_type =
+        make_type(m, "InvalidInput", py::make_tuple(py::handle(config_error_type)),
+                  "A value given to the control plane is invalid; .field names it.");
+    not_found_type = make_type(
+        m, "NotFoundError", py::make_tuple(py::handle(base_error), py::handle(PyExc_LookupError)),
+        "The named provider, credential or other object does not exist.");
+    conflict_type = make_type(m, "ConflictError", py::make_tuple(py::handle(base_error)),
+                              "The change conflicts with what is stored (a duplicate name, a "
+                              "row managed by the environment).");
+    credential_rejected_type =
+        make_type(m, "CredentialRejected", py::make_tuple(py::handle(base_error)),
+                  "The provider refused a key, or it could not be checked; .outcome says which "
+                  "(invalid_key, unreachable, error). Pass validate=False to save it anyway.");
+    crypto_error_type =
+        make_type(m, "CryptoError", py::make_tuple(py::handle(base_error)),
+                  "A stored secret could not be decrypted with the loaded master key.");
+
     py::register_exception_translator([](std::exception_ptr p) {
         if (!p) {
             return;
@@ -52,8 +82,18 @@ void register_errors(py::module_& m) {
             // OSError(errno, strerror) fills in .errno and .strerror.
             py::object args = py::make_tuple(e.code().value(), e.what());
             PyErr_SetObject(bind_error_type, args.ptr());
+        } catch (const invalid_input& e) {
+            raise_with(invalid_input_type, e.what(), "field", e.field());
         } catch (const config_error& e) {
             PyErr_SetString(config_error_type, e.what());
+        } catch (const not_found_error& e) {
+            PyErr_SetString(not_found_type, e.what());
+        } catch (const conflict_error& e) {
+            PyErr_SetString(conflict_type, e.what());
+        } catch (const credential_rejected& e) {
+            raise_with(credential_rejected_type, e.what(), "outcome", e.outcome());
+        } catch (const crypto_error& e) {
+            PyErr_SetString(crypto_error_type, e.what());
         } catch (const schema_version_error& e) {
             PyErr_SetString(schema_version_error_type, e.what());
         } catch (const store_error& e) {

@@ -2,6 +2,7 @@
 
 #include "aignehub/errors.hpp"
 #include "aignehub/hub.hpp"
+#include "aignehub/providers.hpp"
 #include "aignehub/server.hpp"
 #include "aignehub/store.hpp"
 
@@ -120,6 +121,82 @@ void register_hub(py::module_& m) {
             py::arg("shutdown_grace") = py::none(), py::arg("max_connections") = py::none(),
             py::arg("access_log") = py::none(),
             "Starts a server on this hub's store; returns once it listens.")
+        .def_property_readonly("master_key_path", &hub::master_key_path)
+        .def_property_readonly("master_key_id", &hub::master_key_id)
+        .def(
+            "rotate_master_key",
+            [](hub& h) {
+                const auto r = h.rotate_master_key();
+                return py::make_tuple(r.old_key_id, r.new_key_id, r.resealed);
+            },
+            "Re-wraps every data key under a new master key; (old id, new id, count).")
+        .def("catalogue", [](const hub& h) { return h.providers().catalogue().dump(); })
+        .def(
+            "providers_list", [](const hub& h) { return h.providers().list().dump(); },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "provider_get",
+            [](const hub& h, const std::string& name) { return h.providers().get(name).dump(); },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "provider_add",
+            [](const hub& h, const std::string& body) {
+                return h.providers().add(nlohmann::json::parse(body)).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "provider_update",
+            [](const hub& h, const std::string& name, const std::string& body) {
+                return h.providers().update(name, nlohmann::json::parse(body)).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "provider_remove",
+            [](const hub& h, const std::string& name) { h.providers().remove(name); },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "provider_test",
+            [](const hub& h, const std::string& name) { return h.providers().test(name).dump(); },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "credentials_list",
+            [](const hub& h, const std::string& provider) {
+                return h.providers().list_credentials(provider).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "credential_get",
+            [](const hub& h, const std::string& provider, std::int64_t id) {
+                return h.providers().get_credential(provider, id).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "credential_add",
+            [](const hub& h, const std::string& provider, const std::string& body) {
+                return h.providers().add_credential(provider, nlohmann::json::parse(body)).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "credential_update",
+            [](const hub& h, const std::string& provider, std::int64_t id,
+               const std::string& body) {
+                return h.providers()
+                    .update_credential(provider, id, nlohmann::json::parse(body))
+                    .dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "credential_remove",
+            [](const hub& h, const std::string& provider, std::int64_t id) {
+                h.providers().remove_credential(provider, id);
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "credential_test",
+            [](const hub& h, const std::string& provider, std::int64_t id) {
+                return h.providers().test_credential(provider, id).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
         .def(
             "ping", [](const hub& h) { h.get_store()->ping(); },
             py::call_guard<py::gil_scoped_release>(),

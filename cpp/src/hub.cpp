@@ -1,7 +1,11 @@
 #include "aignehub/hub.hpp"
 
 #include "aignehub/errors.hpp"
+#include "aignehub/providers.hpp"
 #include "aignehub/store.hpp"
+#include "core/master_keys.hpp"
+
+#include <cstdlib>
 
 #include <sys/stat.h>
 
@@ -31,12 +35,31 @@ std::filesystem::path prepare_data_dir(std::filesystem::path dir) {
 
 } // namespace
 
-hub::hub(std::filesystem::path data_dir)
-    : data_dir_(prepare_data_dir(std::move(data_dir))), store_(open_sqlite_store(database_path())) {
+hub::hub(std::filesystem::path data_dir, const env_reader& env)
+    : data_dir_(prepare_data_dir(std::move(data_dir))),
+      store_(open_sqlite_store(database_path())),
+      keys_(std::make_shared<detail::master_keys>(master_key_path(), env("AIGNEHUB_MASTER_KEY"),
+                                                  *store_)),
+      providers_(std::make_shared<provider_service>(store_, keys_)) {
+    providers_->apply_environment(env);
+}
+
+hub::~hub() = default;
+
+std::string hub::master_key_id() const { return keys_->primary_id(); }
+
+hub::rotation hub::rotate_master_key() {
+    const auto r = keys_->rotate(*store_);
+    return {r.old_primary, r.new_primary, r.resealed};
 }
 
 std::unique_ptr<server> hub::serve(server_config config) const {
-    return std::make_unique<server>(std::move(config), store_);
+    return std::make_unique<server>(std::move(config), store_, providers_);
+}
+
+std::optional<std::string> hub::process_env(std::string_view name) {
+    const char* value = std::getenv(std::string(name).c_str());
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
 }
 
 } // namespace aignehub

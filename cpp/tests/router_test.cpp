@@ -14,39 +14,69 @@ request make_request(beast_http::verb method, std::string_view target) {
 
 router sample_router() {
     router r;
-    r.add(beast_http::verb::get, "/thing", [](const request&, response& res) {
+    r.add(beast_http::verb::get, "/thing", [](const request&, response& res, const route_params&) {
         res.result(beast_http::status::ok);
         res.body() = "got";
     });
-    r.add(beast_http::verb::post, "/thing", [](const request&, response& res) {
+    r.add(beast_http::verb::post, "/thing", [](const request&, response& res, const route_params&) {
         res.result(beast_http::status::created);
         res.body() = "posted";
     });
     return r;
 }
 
+// Runs the matched handler as the session would.
+void dispatch(const router& r, const request& req, response& res) {
+    if (auto m = r.find(req, res)) {
+        m->target->fn(req, res, m->params);
+    }
+}
+
 TEST(Router, DispatchesByMethodAndPathIgnoringTheQuery) {
     const router r = sample_router();
     response res;
-    r.dispatch(make_request(beast_http::verb::get, "/thing?x=1"), res);
+    dispatch(r, make_request(beast_http::verb::get, "/thing?x=1"), res);
     EXPECT_EQ(res.result(), beast_http::status::ok);
     EXPECT_EQ(res.body(), "got");
     response posted;
-    r.dispatch(make_request(beast_http::verb::post, "/thing"), posted);
+    dispatch(r, make_request(beast_http::verb::post, "/thing"), posted);
     EXPECT_EQ(posted.result(), beast_http::status::created);
+}
+
+TEST(Router, PatternsCaptureWholeSegments) {
+    router r;
+    r.add(beast_http::verb::get, "/p/{name}/c/{id}",
+          [](const request&, response& res, const route_params& params) {
+              res.body() = std::string(params.get("name")) + "|" + std::string(params.get("id"));
+          },
+          route_options{.blocking = true});
+    response res;
+    const auto m = r.find(make_request(beast_http::verb::get, "/p/openai/c/12?x=1"), res);
+    ASSERT_TRUE(m.has_value());
+    EXPECT_TRUE(m->target->options.blocking);
+    m->target->fn(make_request(beast_http::verb::get, "/p/openai/c/12"), res, m->params);
+    EXPECT_EQ(res.body(), "openai|12");
+    for (const char* miss : {"/p/openai/c", "/p//c/1", "/p/openai/c/1/extra", "/p/openai/x/1"}) {
+        response not_found;
+        EXPECT_FALSE(r.find(make_request(beast_http::verb::get, miss), not_found)) << miss;
+        EXPECT_EQ(not_found.result(), beast_http::status::not_found) << miss;
+    }
+    response wrong_method;
+    EXPECT_FALSE(r.find(make_request(beast_http::verb::put, "/p/a/c/1"), wrong_method));
+    EXPECT_EQ(wrong_method.result(), beast_http::status::method_not_allowed);
 }
 
 TEST(Router, HeadUsesTheGetHandler) {
     const router r = sample_router();
     response res;
-    r.dispatch(make_request(beast_http::verb::head, "/thing"), res);
+    dispatch(r, make_request(beast_http::verb::head, "/thing"), res);
     EXPECT_EQ(res.body(), "got");
 }
 
 TEST(Router, UnknownPathIsAJson404InOpenAiShape) {
     const router r = sample_router();
     response res;
-    r.dispatch(make_request(beast_http::verb::get, "/nope?secret=1"), res);
+    dispatch(r, make_request(beast_http::verb::get, "/nope?secret=1"), res);
     EXPECT_EQ(res.result(), beast_http::status::not_found);
     EXPECT_EQ(res[beast_http::field::content_type], "application/json");
     const auto body = nlohmann::json::parse(res.body());
@@ -59,7 +89,7 @@ TEST(Router, UnknownPathIsAJson404InOpenAiShape) {
 TEST(Router, WrongMethodIs405WithAllow) {
     const router r = sample_router();
     response res;
-    r.dispatch(make_request(beast_http::verb::delete_, "/thing"), res);
+    dispatch(r, make_request(beast_http::verb::delete_, "/thing"), res);
     EXPECT_EQ(res.result(), beast_http::status::method_not_allowed);
     EXPECT_EQ(res[beast_http::field::allow], "GET, HEAD, POST");
 }

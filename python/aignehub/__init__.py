@@ -9,17 +9,31 @@ from aignehub._core import (
     AignehubError,
     BindError,
     ConfigError,
+    ConflictError,
+    CredentialRejected,
+    CryptoError,
+    InvalidInput,
+    NotFoundError,
     SchemaVersionError,
     StoreError,
     __version__,
 )
 from aignehub._hub import Hub, Server, default_data_dir
+from aignehub._providers import Credential, Provider, ProviderKind
 
 __all__ = [
     "AignehubError",
     "BindError",
     "ConfigError",
+    "ConflictError",
+    "Credential",
+    "CredentialRejected",
+    "CryptoError",
     "Hub",
+    "InvalidInput",
+    "NotFoundError",
+    "Provider",
+    "ProviderKind",
     "SchemaVersionError",
     "Server",
     "StoreError",

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 
 from aignehub import _core
+from aignehub._providers import Credentials, Providers
 
 
 def default_data_dir() -> Path:
@@ -84,14 +85,20 @@ class Hub:
     """One aignehub installation: a data directory with its database.
 
     ``Hub()`` opens (creating when absent) the data directory, ``$AIGNEHUB_HOME`` or
-    ``~/.aignehub``, and migrates its database. Use it as a context manager or call
-    :meth:`close`; servers started from it are stopped when it closes.
+    ``~/.aignehub``, migrates its database, loads the master key (``$AIGNEHUB_MASTER_KEY``, else
+    ``master.key`` in the data directory, created with mode 0600 on first start) and brings the
+    providers configured by environment variables (``OPENAI_API_KEY``, ...) up to date. Use it as
+    a context manager or call :meth:`close`; servers started from it are stopped when it closes.
     """
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         path = Path(data_dir) if data_dir is not None else default_data_dir()
         self._core: _core.Hub | None = _core.Hub(path.expanduser())
         self._servers: list[Server] = []
+        self.providers = Providers(self._open)
+        """The configured providers: ``hub.providers.add("openai", api_key=...)``."""
+        self.credentials = Credentials(self._open)
+        """The providers' keys: ``hub.credentials.add("openai", "sk-...")``."""
 
     def _open(self) -> _core.Hub:
         if self._core is None:
@@ -112,6 +119,20 @@ class Hub:
     def schema_version(self) -> int:
         """The schema version the database is at."""
         return self._open().schema_version
+
+    @property
+    def master_key_id(self) -> str:
+        """The public id of the master key new secrets are sealed under (never the key)."""
+        return self._open().master_key_id
+
+    def rotate_master_key(self) -> tuple[str, str, int]:
+        """Re-wraps every credential's data key under a new master key, without re-encrypting
+        the secrets; returns (old key id, new key id, credentials re-wrapped).
+
+        With a key file the new key replaces the old one in it; with ``AIGNEHUB_MASTER_KEY``
+        set to ``"new,old"`` everything is re-wrapped under ``new``."""
+        old, new, count = self._open().rotate_master_key()
+        return old, new, count
 
     def ping(self) -> None:
         """Raises :class:`StoreError` unless the store answers a query."""

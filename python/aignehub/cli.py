@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import signal
 import sys
@@ -12,6 +14,7 @@ from types import FrameType
 
 from aignehub import _core
 from aignehub._hub import Hub, default_data_dir
+from aignehub._providers import Provider
 
 
 def _env_int(name: str, fallback: int) -> int:
@@ -25,6 +28,12 @@ def _env_int(name: str, fallback: int) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"data directory (default: $AIGNEHUB_HOME or ~/.aignehub; now {default_data_dir()})",
+    )
     parser = argparse.ArgumentParser(
         prog="aignehub", description="A self-hosted AI gateway with a C++ core."
     )
@@ -32,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser(
-        "serve", help="run the gateway until Ctrl-C or SIGTERM", description="Run the gateway."
+        "serve",
+        parents=[data_dir],
+        help="run the gateway until Ctrl-C or SIGTERM",
+        description="Run the gateway.",
     )
     serve.add_argument(
         "--host",
@@ -44,11 +56,6 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=_env_int("AIGNEHUB_PORT", 8080),
         help="port to listen on, 0 for any free one (default: $AIGNEHUB_PORT or 8080)",
-    )
-    serve.add_argument(
-        "--data-dir",
-        default=None,
-        help=f"data directory (default: $AIGNEHUB_HOME or ~/.aignehub; now {default_data_dir()})",
     )
     serve.add_argument(
         "--threads", type=int, default=None, help="I/O threads (default: one per core)"
@@ -64,7 +71,124 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds in-flight requests get to finish on shutdown (default: 10)",
     )
+
+    providers = commands.add_parser(
+        "providers", help="list, add, remove and test upstream providers"
+    ).add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = providers.add_parser("list", parents=[data_dir], help="list the providers")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add = providers.add_parser(
+        "add",
+        parents=[data_dir],
+        help="add a provider (and its first key, checked live)",
+        description="Add a provider. The key is checked against the provider before it is "
+        "saved; --no-validate saves it whatever the check says.",
+    )
+    add.add_argument("kind", help="the kind of provider: see 'aignehub providers kinds'")
+    add.add_argument("--name", help="its name in model addresses (default: the kind)")
+    add.add_argument("--display-name")
+    add.add_argument("--base-url", help="override the catalogue's URL")
+    add.add_argument(
+        "--local",
+        action="store_true",
+        default=None,
+        help="allow http and loopback/private addresses (self-hosted servers)",
+    )
+    key = add.add_mutually_exclusive_group()
+    key.add_argument("--api-key-env", metavar="VAR", help="read the key from this variable")
+    key.add_argument("--api-key-stdin", action="store_true", help="read the key from stdin")
+    key.add_argument(
+        "--api-key", help="the key itself (visible to other users in the process list)"
+    )
+    add.add_argument("--credential-name", help="name of the first credential (default: default)")
+    add.add_argument("--weight", type=int, help="load-balancing weight (default: 100)")
+    add.add_argument(
+        "--no-validate", dest="validate", action="store_false", default=None, help="skip the check"
+    )
+    remove = providers.add_parser("remove", parents=[data_dir], help="remove a provider")
+    remove.add_argument("name")
+    test = providers.add_parser(
+        "test", parents=[data_dir], help="check every key of a provider live"
+    )
+    test.add_argument("name")
+    providers.add_parser("kinds", parents=[data_dir], help="list the kinds of provider known")
+
+    master_key = commands.add_parser(
+        "master-key", help="manage the master key that encrypts stored secrets"
+    ).add_subparsers(dest="action", metavar="ACTION", required=True)
+    master_key.add_parser(
+        "rotate",
+        parents=[data_dir],
+        help="re-wrap every secret's data key under a new master key",
+        description="Re-wraps every credential's data key under a new master key without "
+        "re-encrypting the secrets. With a key file the new key replaces the old one in it; "
+        "with AIGNEHUB_MASTER_KEY set to 'new,old' everything moves to 'new'.",
+    )
     return parser
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    if args.api_key_env:
+        value = os.environ.get(args.api_key_env)
+        if value is None:
+            raise _core.InvalidInput(f"api_key: the variable {args.api_key_env} is not set")
+        return value
+    if args.api_key_stdin:
+        return sys.stdin.readline().strip()
+    key: str | None = args.api_key
+    return key
+
+
+def _print_providers(providers: list[Provider], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([dataclasses.asdict(p) for p in providers], indent=2))
+        return
+    rows = [("NAME", "KIND", "STATUS", "KEYS", "BASE URL")]
+    for p in providers:
+        keys = ", ".join(f"{c.name} {c.key_hint or '-'} ({c.status})" for c in p.credentials)
+        rows.append((p.name, p.kind, p.status, keys or "-", p.base_url))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]]))
+
+
+def _providers(args: argparse.Namespace) -> int:
+    with Hub(args.data_dir) as hub:
+        if args.action == "list":
+            _print_providers(hub.providers.list(), args.json)
+        elif args.action == "kinds":
+            for k in hub.providers.catalogue():
+                print(
+                    f"{k.kind:18} {k.display_name:26} {k.default_base_url or '(base URL needed)'}"
+                )
+        elif args.action == "add":
+            provider = hub.providers.add(
+                args.kind,
+                api_key=_api_key(args),
+                base_url=args.base_url,
+                name=args.name,
+                display_name=args.display_name,
+                local=args.local,
+                credential_name=args.credential_name,
+                weight=args.weight,
+                validate=args.validate,
+            )
+            _print_providers([provider], False)
+        elif args.action == "remove":
+            hub.providers.remove(args.name)
+            print(f"removed {args.name}")
+        elif args.action == "test":
+            provider = hub.providers.test(args.name)
+            _print_providers([provider], False)
+            return 0 if provider.status == "Connected" else 1
+    return 0
+
+
+def _master_key(args: argparse.Namespace) -> int:
+    with Hub(args.data_dir) as hub:
+        old, new, count = hub.rotate_master_key()
+    print(f"master key {old} -> {new}; {count} credential(s) re-wrapped")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -106,16 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 2
+    run = {"serve": _serve, "providers": _providers, "master-key": _master_key}[args.command]
     try:
-        if args.command == "serve":
-            return _serve(args)
+        return run(args)
     except _core.ConfigError as e:
         print(f"aignehub: {e}", file=sys.stderr)
         return 2
-    except (_core.BindError, _core.StoreError) as e:
+    except _core.AignehubError as e:
         print(f"aignehub: {e}", file=sys.stderr)
         return 1
-    return 2
 
 
 if __name__ == "__main__":

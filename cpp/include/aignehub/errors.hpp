@@ -39,6 +39,43 @@ private:
     int known_;
 };
 
+/// A value given to the control plane is invalid; names the field. HTTP 400, Python InvalidInput
+/// (a ConfigError).
+class invalid_input : public config_error {
+public:
+    invalid_input(std::string field, const std::string& message)
+        : config_error(field + ": " + message), field_(std::move(field)) {}
+    [[nodiscard]] const std::string& field() const noexcept { return field_; }
+
+private:
+    std::string field_;
+};
+
+/// The named thing does not exist. HTTP 404, Python NotFoundError (a LookupError).
+class not_found_error : public error {
+public:
+    using error::error;
+};
+
+/// The change conflicts with what is stored (a duplicate name, an environment-managed row).
+/// HTTP 409, Python ConflictError.
+class conflict_error : public error {
+public:
+    using error::error;
+};
+
+/// A provider refused or did not accept a credential that was to be saved with validation.
+/// HTTP 422, Python CredentialRejected; `outcome` is the credential status it would have had.
+class credential_rejected : public error {
+public:
+    credential_rejected(std::string outcome, const std::string& message)
+        : error(message), outcome_(std::move(outcome)) {}
+    [[nodiscard]] const std::string& outcome() const noexcept { return outcome_; }
+
+private:
+    std::string outcome_;
+};
+
 /// The listener could not bind or listen; crosses into Python as BindError (an OSError whose
 /// errno is the system's).
 class bind_error : public error {
@@ -48,6 +85,13 @@ public:
 
 private:
     std::error_code code_;
+};
+
+/// A cryptographic operation failed, such as a sealed value that does not authenticate. The
+/// message never holds key material or secret data.
+class crypto_error : public error {
+public:
+    using error::error;
 };
 
 } // namespace aignehub

@@ -9,6 +9,7 @@
 namespace aignehub {
 
 class store;
+class provider_service;
 
 /// Everything the embedded HTTP server can be told. Defaults suit a production gateway.
 struct server_config {
@@ -45,8 +46,9 @@ struct server_config {
 class server {
 public:
     /// Binds, listens and starts the I/O threads. Throws config_error for a bad setting and
-    /// bind_error when the address cannot be bound.
-    server(server_config config, std::shared_ptr<store> store);
+    /// bind_error when the address cannot be bound. Without `providers` the admin API is off.
+    server(server_config config, std::shared_ptr<store> store,
+           std::shared_ptr<provider_service> providers = nullptr);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

@@ -1,10 +1,49 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace aignehub {
+
+/// A configured provider, as stored.
+struct provider_row {
+    std::int64_t id = 0;
+    std::string name; ///< unique; the prefix of model addresses
+    std::string kind;
+    std::string display_name;
+    std::optional<std::string> base_url; ///< unset: the catalogue's default
+    bool local = false;
+    bool enabled = true;
+    std::string settings = "{}"; ///< a JSON object
+    std::string source = "api";  ///< "api" or "env"
+    std::string created_at;
+    std::string updated_at;
+};
+
+/// A provider credential, as stored: the secret only sealed (see crypto::keyring).
+struct credential_row {
+    std::int64_t id = 0;
+    std::int64_t provider_id = 0;
+    std::string name;
+    std::int64_t weight = 100;
+    bool enabled = true;
+    std::string source = "api"; ///< "api" or "env"
+    std::vector<std::uint8_t> secret_ciphertext;
+    std::vector<std::uint8_t> wrapped_key;
+    std::string key_id;
+    std::string secret_hint; ///< masked: at most the first and last four characters
+    std::string status = "untested";
+    std::string status_message;
+    std::optional<std::int64_t> status_code;
+    std::optional<std::string> checked_at;
+    std::string created_at;
+    std::string updated_at;
+};
 
 /// The one interface every persistence backend implements. SQLite is the embedded default;
 /// a PostgreSQL backend for several nodes implements the same interface.
@@ -35,6 +74,32 @@ public:
 
     /// Writes a setting (insert or replace), durably.
     virtual void put_setting(const std::string& key, const std::string& value) = 0;
+
+    [[nodiscard]] virtual std::vector<provider_row> list_providers() const = 0;
+    [[nodiscard]] virtual std::optional<provider_row> find_provider(const std::string& name) const = 0;
+    /// Inserts and returns the row as stored. Throws conflict_error when the name is taken.
+    virtual provider_row insert_provider(const provider_row& row) = 0;
+    /// Writes every column but id, created_at and source.
+    virtual provider_row update_provider(const provider_row& row) = 0;
+    /// Removes the provider and its credentials.
+    virtual void delete_provider(std::int64_t id) = 0;
+
+    /// Credentials of one provider, or of all when `provider_id` is unset; ordered by id.
+    [[nodiscard]] virtual std::vector<credential_row>
+    list_credentials(std::optional<std::int64_t> provider_id) const = 0;
+    [[nodiscard]] virtual std::optional<credential_row> find_credential(std::int64_t provider_id,
+                                                                        std::int64_t id) const = 0;
+    /// Inserts a credential in one transaction: the row is created, `seal` fills in the sealed
+    /// secret knowing the row's id (the id is the ciphertext's associated data), and the row is
+    /// completed, so no row without its secret is ever visible. Throws conflict_error when the
+    /// provider already has a credential of that name.
+    virtual credential_row insert_credential(const credential_row& row,
+                                             const std::function<void(credential_row&)>& seal) = 0;
+    /// Writes every column but id, provider_id, created_at and source.
+    virtual credential_row update_credential(const credential_row& row) = 0;
+    virtual void delete_credential(std::int64_t id) = 0;
+    /// Re-seals every credential in one transaction (master-key rotation); returns how many.
+    virtual std::size_t reseal_credentials(const std::function<void(credential_row&)>& reseal) = 0;
 };
 
 /// The newest schema version this build knows.

@@ -19,8 +19,14 @@ constexpr error_info info_of(error_kind kind) noexcept {
     switch (kind) {
     case error_kind::bad_request:
         return {s::bad_request, "invalid_request_error", "bad_request"};
+    case error_kind::forbidden:
+        return {s::forbidden, "permission_error", "forbidden"};
     case error_kind::not_found:
         return {s::not_found, "invalid_request_error", "not_found"};
+    case error_kind::conflict:
+        return {s::conflict, "invalid_request_error", "conflict"};
+    case error_kind::unprocessable:
+        return {s::unprocessable_entity, "invalid_request_error", "unprocessable"};
     case error_kind::method_not_allowed:
         return {s::method_not_allowed, "invalid_request_error", "method_not_allowed"};
     case error_kind::request_timeout:
@@ -46,7 +52,8 @@ beast_http::status status_of(error_kind kind) noexcept {
     return info_of(kind).status;
 }
 
-void make_error(response& res, error_kind kind, std::string_view message) {
+void make_error(response& res, error_kind kind, std::string_view message, std::string_view param,
+                std::string_view code) {
     const error_info info = info_of(kind);
     res.result(info.status);
     res.set(beast_http::field::content_type, "application/json");
@@ -56,9 +63,15 @@ void make_error(response& res, error_kind kind, std::string_view message) {
     detail::append_json_string(body, message);
     body.append(R"(,"type":")");
     body.append(info.type);
-    body.append(R"(","param":null,"code":")");
-    body.append(info.code);
-    body.append("\"}}");
+    body.append(R"(","param":)");
+    if (param.empty()) {
+        body.append("null");
+    } else {
+        detail::append_json_string(body, param);
+    }
+    body.append(R"(,"code":)");
+    detail::append_json_string(body, code.empty() ? info.code : code);
+    body.append("}}");
 }
 
 } // namespace aignehub::http

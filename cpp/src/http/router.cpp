@@ -7,14 +7,96 @@
 
 namespace aignehub::http {
 
-void router::add(beast_http::verb method, std::string path, handler fn) {
-    routes_[std::move(path)].push_back(route{method, std::move(fn)});
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+    std::vector<std::string> parts;
+    std::size_t start = 1;
+    while (start <= path.size()) {
+        const auto slash = path.find('/', start);
+        const auto end = slash == std::string_view::npos ? path.size() : slash;
+        parts.emplace_back(path.substr(start, end - start));
+        start = end + 1;
+    }
+    return parts;
 }
 
-void router::dispatch(const request& req, response& res) const {
+bool is_placeholder(const std::string& segment) {
+    return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+const router::route* pick(const std::vector<router::route>& routes, beast_http::verb method) {
+    const beast_http::verb wanted =
+        method == beast_http::verb::head ? beast_http::verb::get : method;
+    for (const auto& r : routes) {
+        if (r.method == wanted) {
+            return &r;
+        }
+    }
+    return nullptr;
+}
+
+} // namespace
+
+void router::add(beast_http::verb method, std::string path, handler fn, route_options options) {
+    route r{method, std::move(fn), options};
+    if (path.find('{') == std::string::npos) {
+        exact_[std::move(path)].push_back(std::move(r));
+        return;
+    }
+    auto segments = split_path(path);
+    for (auto& p : patterns_) {
+        if (p.segments == segments) {
+            p.routes.push_back(std::move(r));
+            return;
+        }
+    }
+    patterns_.push_back(pattern{std::move(segments), {std::move(r)}});
+}
+
+std::optional<router::match> router::find(const request& req, response& res) const {
     const std::string_view path = path_of(req.target());
-    const auto found = routes_.find(std::string(path));
-    if (found == routes_.end()) {
+    if (const auto found = exact_.find(std::string(path)); found != exact_.end()) {
+        if (const route* r = pick(found->second, req.method())) {
+            return match{r, {}};
+        }
+        answer_unmatched(req, res, path, &found->second);
+        return std::nullopt;
+    }
+    if (!patterns_.empty() && path.starts_with('/')) {
+        const auto parts = split_path(path);
+        for (const auto& p : patterns_) {
+            if (p.segments.size() != parts.size()) {
+                continue;
+            }
+            route_params params;
+            bool fits = true;
+            for (std::size_t i = 0; i < parts.size() && fits; ++i) {
+                if (is_placeholder(p.segments[i])) {
+                    fits = !parts[i].empty();
+                    const std::string_view name(p.segments[i]);
+                    params.add(name.substr(1, name.size() - 2), parts[i]);
+                } else {
+                    fits = p.segments[i] == parts[i];
+                }
+            }
+            if (!fits) {
+                continue;
+            }
+            if (const route* r = pick(p.routes, req.method())) {
+                return match{r, std::move(params)};
+            }
+            answer_unmatched(req, res, path, &p.routes);
+            return std::nullopt;
+        }
+    }
+    answer_unmatched(req, res, path, nullptr);
+    return std::nullopt;
+}
+
+void router::answer_unmatched(const request& req, response& res, std::string_view path,
+                              const std::vector<route>* known) const {
+    if (known == nullptr) {
         std::string message = "no route for ";
         message.append(req.method_string());
         message.push_back(' ');
@@ -22,14 +104,8 @@ void router::dispatch(const request& req, response& res) const {
         make_error(res, error_kind::not_found, message);
         return;
     }
-    const beast_http::verb wanted =
-        req.method() == beast_http::verb::head ? beast_http::verb::get : req.method();
     std::string allow;
-    for (const route& r : found->second) {
-        if (r.method == wanted) {
-            r.fn(req, res);
-            return;
-        }
+    for (const route& r : *known) {
         if (!allow.empty()) {
             allow.append(", ");
         }

@@ -3,30 +3,77 @@
 #include "http/types.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace aignehub::http {
 
-/// A handler fills in the response for a request the router matched. It may throw only for
-/// bugs; the session turns an escaped exception into a 500 without details.
-using handler = std::function<void(const request&, response&)>;
-
-/// Maps (method, exact path) to handlers. Unknown paths get a JSON 404, known paths with another
-/// method a JSON 405 with an Allow header; HEAD is served by the GET handler.
-class router {
+/// Values taken from a route's {placeholders}.
+class route_params {
 public:
-    void add(beast_http::verb method, std::string path, handler fn);
-    void dispatch(const request& req, response& res) const;
+    void add(std::string_view name, std::string value) {
+        values_.emplace_back(name, std::move(value));
+    }
+    /// The value of {name}; empty when the route has no such placeholder.
+    [[nodiscard]] std::string_view get(std::string_view name) const noexcept {
+        for (const auto& [key, value] : values_) {
+            if (key == name) {
+                return value;
+            }
+        }
+        return {};
+    }
 
 private:
+    std::vector<std::pair<std::string_view, std::string>> values_;
+};
+
+/// A handler fills in the response for a request the router matched. It may throw only for
+/// bugs; the session turns an escaped exception into a 500 without details.
+using handler = std::function<void(const request&, response&, const route_params&)>;
+
+/// How a route runs.
+struct route_options {
+    /// Runs on the control-plane thread pool because it may block (database writes, calls to
+    /// providers); other handlers run on the connection's I/O thread.
+    bool blocking = false;
+    /// Answered only for clients on this machine.
+    bool loopback_only = false;
+};
+
+/// Maps (method, path) to handlers. Paths are exact ("/healthz") or patterns with whole-segment
+/// placeholders ("/api/admin/providers/{name}"). Unknown paths get a JSON 404, known paths with
+/// another method a JSON 405 with an Allow header; HEAD is served by the GET handler.
+class router {
+public:
     struct route {
         beast_http::verb method;
         handler fn;
+        route_options options;
     };
-    std::unordered_map<std::string, std::vector<route>> routes_;
+    struct match {
+        const route* target = nullptr;
+        route_params params;
+    };
+
+    void add(beast_http::verb method, std::string path, handler fn, route_options options = {});
+    /// The route for `req`, or nullopt after filling `res` with the 404 or 405 answer.
+    [[nodiscard]] std::optional<match> find(const request& req, response& res) const;
+
+private:
+    struct pattern {
+        std::vector<std::string> segments; ///< "{name}" for a placeholder
+        std::vector<route> routes;
+    };
+    void answer_unmatched(const request& req, response& res, std::string_view path,
+                          const std::vector<route>* known) const;
+
+    std::unordered_map<std::string, std::vector<route>> exact_;
+    std::vector<pattern> patterns_;
 };
 
 } // namespace aignehub::http

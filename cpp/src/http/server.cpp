@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "http/access_log.hpp"
 #include "http/errors.hpp"
+#include "admin/api.hpp"
 #include "http/health.hpp"
 #include "http/request_id.hpp"
 #include "http/router.hpp"
@@ -16,6 +17,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -162,6 +164,18 @@ read_failure classify(const beast::error_code& ec) {
     return {action::answer, http::error_kind::bad_request};
 }
 
+bool is_loopback(const tcp::socket& socket) {
+    beast::error_code ec;
+    const auto address = socket.remote_endpoint(ec).address();
+    if (ec) {
+        return false;
+    }
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
+    }
+    return address.is_loopback();
+}
+
 std::string endpoint_text(const tcp::socket& socket) {
     beast::error_code ec;
     const auto ep = socket.remote_endpoint(ec);
@@ -210,11 +224,15 @@ void server_config::validate() const {
 }
 
 struct server::impl {
-    impl(server_config config, std::shared_ptr<store> db)
+    impl(server_config config, std::shared_ptr<store> db,
+         std::shared_ptr<provider_service> providers)
         : cfg(std::move(config)), log(cfg.access_log), threads_wanted(resolve_threads(cfg.threads)),
           ioc(static_cast<int>(threads_wanted)), acceptor(asio::make_strand(ioc)),
           work(ioc.get_executor()) {
         http::add_health_routes(routes, std::move(db));
+        if (providers) {
+            admin::add_routes(routes, std::move(providers));
+        }
     }
 
     void listen();
@@ -223,6 +241,8 @@ struct server::impl {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(std::shared_ptr<connection> conn);
+    asio::awaitable<void> handle(const http::request& req, http::response& res,
+                                 bool remote_loopback);
     asio::awaitable<beast::error_code>
     read_request(connection& conn, beast::flat_buffer& buffer,
                  bhttp::request_parser<bhttp::string_body>& parser, exchange& ex);
@@ -283,6 +303,9 @@ struct server::impl {
     asio::executor_work_guard<asio::io_context::executor_type> work;
     std::vector<std::thread> threads;
     std::uint16_t bound_port = 0;
+    // Blocking handlers (database writes, calls to providers) run here, off the I/O threads.
+    // Declared after the io_context so that it is joined first: its tasks refer to sessions.
+    asio::thread_pool control{2};
 };
 
 void server::impl::listen() {
@@ -525,6 +548,31 @@ asio::awaitable<beast::error_code> server::impl::write_response(connection& conn
     co_return ec;
 }
 
+asio::awaitable<void> server::impl::handle(const http::request& req, http::response& res,
+                                           bool remote_loopback) {
+    auto matched = routes.find(req, res);
+    if (!matched) {
+        co_return;
+    }
+    const http::router::route& route = *matched->target;
+    if (route.options.loopback_only && !remote_loopback) {
+        http::make_error(res, http::error_kind::forbidden,
+                         "the admin API answers only clients on this machine");
+        co_return;
+    }
+    if (!route.options.blocking) {
+        route.fn(req, res, matched->params);
+        co_return;
+    }
+    co_await asio::co_spawn(
+        control,
+        [&]() -> asio::awaitable<void> {
+            route.fn(req, res, matched->params);
+            co_return;
+        },
+        asio::use_awaitable);
+}
+
 asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
     struct forget_on_exit {
         impl* self;
@@ -534,6 +582,7 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
 
     auto& stream = conn->stream;
     const std::string remote = endpoint_text(stream.socket());
+    const bool remote_loopback = is_loopback(stream.socket());
     beast::flat_buffer buffer;
     // A new connection has the header deadline, counted from the accept, to send its first
     // request; a kept-alive one has the idle deadline to start the next, and then the header
@@ -576,7 +625,7 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
         http::response res{bhttp::status::ok, req.version()};
         stamp(res, ex.request_id);
         try {
-            routes.dispatch(req, res);
+            co_await handle(req, res, remote_loopback);
         } catch (const std::exception&) {
             res = http::response{bhttp::status::ok, req.version()};
             stamp(res, ex.request_id);
@@ -635,6 +684,7 @@ void server::impl::stop() {
         t.join();
     }
     threads.clear();
+    control.join();
     running = false;
     if (log.enabled()) {
         log.write(detail::event_line("info", "stopped"));
@@ -642,9 +692,10 @@ void server::impl::stop() {
     }
 }
 
-server::server(server_config config, std::shared_ptr<store> db) {
+server::server(server_config config, std::shared_ptr<store> db,
+               std::shared_ptr<provider_service> providers) {
     config.validate();
-    impl_ = std::make_unique<impl>(std::move(config), std::move(db));
+    impl_ = std::make_unique<impl>(std::move(config), std::move(db), std::move(providers));
     impl_->listen();
     impl_->start_threads();
 }

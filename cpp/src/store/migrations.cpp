@@ -8,13 +8,48 @@ namespace aignehub::detail {
 
 namespace {
 
-constexpr std::array<migration, 1> all_migrations{{
+constexpr std::array<migration, 2> all_migrations{{
     {1, "settings", R"sql(
 CREATE TABLE settings (
     key        TEXT PRIMARY KEY,
     value      TEXT NOT NULL,
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+)sql"},
+    {2, "providers and credentials", R"sql(
+CREATE TABLE providers (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    base_url     TEXT,
+    local        INTEGER NOT NULL DEFAULT 0 CHECK (local IN (0, 1)),
+    enabled      INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    settings     TEXT NOT NULL DEFAULT '{}',
+    source       TEXT NOT NULL DEFAULT 'api' CHECK (source IN ('api', 'env')),
+    created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) STRICT;
+CREATE TABLE credentials (
+    id                INTEGER PRIMARY KEY,
+    provider_id       INTEGER NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+    name              TEXT NOT NULL,
+    weight            INTEGER NOT NULL DEFAULT 100 CHECK (weight BETWEEN 1 AND 10000),
+    enabled           INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    source            TEXT NOT NULL DEFAULT 'api' CHECK (source IN ('api', 'env')),
+    secret_ciphertext BLOB NOT NULL,
+    wrapped_key       BLOB NOT NULL,
+    key_id            TEXT NOT NULL,
+    secret_hint       TEXT NOT NULL,
+    status            TEXT NOT NULL DEFAULT 'untested',
+    status_message    TEXT NOT NULL DEFAULT '',
+    status_code       INTEGER,
+    checked_at        TEXT,
+    created_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (provider_id, name)
+) STRICT;
+CREATE INDEX credentials_by_provider ON credentials (provider_id);
 )sql"},
 }};
 

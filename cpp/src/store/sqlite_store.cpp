@@ -5,6 +5,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <mutex>
+#include <sqlite3.h>
 
 namespace aignehub {
 
@@ -67,7 +68,302 @@ public:
         }
     }
 
+    [[nodiscard]] std::vector<provider_row> list_providers() const override {
+        return guarded("list providers", [&] {
+            SQLite::Statement q(db_, std::string(provider_columns) + " ORDER BY name");
+            std::vector<provider_row> rows;
+            while (q.executeStep()) {
+                rows.push_back(read_provider(q));
+            }
+            return rows;
+        });
+    }
+
+    [[nodiscard]] std::optional<provider_row>
+    find_provider(const std::string& name) const override {
+        return guarded("find a provider", [&]() -> std::optional<provider_row> {
+            SQLite::Statement q(db_, std::string(provider_columns) + " WHERE name = ?");
+            q.bind(1, name);
+            if (!q.executeStep()) {
+                return std::nullopt;
+            }
+            return read_provider(q);
+        });
+    }
+
+    provider_row insert_provider(const provider_row& row) override {
+        return guarded("add a provider", [&] {
+            SQLite::Statement q(db_, "INSERT INTO providers (name, kind, display_name, base_url, "
+                                     "local, enabled, settings, source) VALUES (?,?,?,?,?,?,?,?)");
+            q.bind(1, row.name);
+            q.bind(2, row.kind);
+            q.bind(3, row.display_name);
+            bind_optional(q, 4, row.base_url);
+            q.bind(5, row.local ? 1 : 0);
+            q.bind(6, row.enabled ? 1 : 0);
+            q.bind(7, row.settings);
+            q.bind(8, row.source);
+            exec_unique(q, "a provider named '" + row.name + "' already exists");
+            return provider_by_id(db_.getLastInsertRowid());
+        });
+    }
+
+    provider_row update_provider(const provider_row& row) override {
+        return guarded("update a provider", [&] {
+            SQLite::Statement q(db_, "UPDATE providers SET name = ?, display_name = ?, base_url = ?, "
+                                     "local = ?, enabled = ?, settings = ?, updated_at = " +
+                                         std::string(now_sql) + " WHERE id = ?");
+            q.bind(1, row.name);
+            q.bind(2, row.display_name);
+            bind_optional(q, 3, row.base_url);
+            q.bind(4, row.local ? 1 : 0);
+            q.bind(5, row.enabled ? 1 : 0);
+            q.bind(6, row.settings);
+            q.bind(7, row.id);
+            exec_unique(q, "a provider named '" + row.name + "' already exists");
+            return provider_by_id(row.id);
+        });
+    }
+
+    void delete_provider(std::int64_t id) override {
+        guarded("remove a provider", [&] {
+            SQLite::Statement q(db_, "DELETE FROM providers WHERE id = ?");
+            q.bind(1, id);
+            q.exec();
+            return 0;
+        });
+    }
+
+    [[nodiscard]] std::vector<credential_row>
+    list_credentials(std::optional<std::int64_t> provider_id) const override {
+        return guarded("list credentials", [&] {
+            SQLite::Statement q(db_, std::string(credential_columns) +
+                                         (provider_id ? " WHERE provider_id = ? ORDER BY id"
+                                                      : " ORDER BY id"));
+            if (provider_id) {
+                q.bind(1, *provider_id);
+            }
+            std::vector<credential_row> rows;
+            while (q.executeStep()) {
+                rows.push_back(read_credential(q));
+            }
+            return rows;
+        });
+    }
+
+    [[nodiscard]] std::optional<credential_row> find_credential(std::int64_t provider_id,
+                                                                std::int64_t id) const override {
+        return guarded("find a credential", [&]() -> std::optional<credential_row> {
+            SQLite::Statement q(db_, std::string(credential_columns) +
+                                         " WHERE provider_id = ? AND id = ?");
+            q.bind(1, provider_id);
+            q.bind(2, id);
+            if (!q.executeStep()) {
+                return std::nullopt;
+            }
+            return read_credential(q);
+        });
+    }
+
+    credential_row insert_credential(const credential_row& row,
+                                     const std::function<void(credential_row&)>& seal) override {
+        return guarded("add a credential", [&] {
+            SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Statement q(db_, "INSERT INTO credentials (provider_id, name, weight, enabled, "
+                                     "source, secret_ciphertext, wrapped_key, key_id, secret_hint, "
+                                     "status, status_message, status_code, checked_at) "
+                                     "VALUES (?,?,?,?,?,x'',x'','',?,?,?,?,?)");
+            q.bind(1, row.provider_id);
+            q.bind(2, row.name);
+            q.bind(3, row.weight);
+            q.bind(4, row.enabled ? 1 : 0);
+            q.bind(5, row.source);
+            q.bind(6, row.secret_hint);
+            q.bind(7, row.status);
+            q.bind(8, row.status_message);
+            bind_optional(q, 9, row.status_code);
+            bind_optional(q, 10, row.checked_at);
+            exec_unique(q, "the provider already has a credential named '" + row.name + "'");
+            credential_row sealed = row;
+            sealed.id = db_.getLastInsertRowid();
+            seal(sealed);
+            write_secret(sealed);
+            tx.commit();
+            return credential_by_id(sealed.id);
+        });
+    }
+
+    credential_row update_credential(const credential_row& row) override {
+        return guarded("update a credential", [&] {
+            SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Statement q(db_, "UPDATE credentials SET name = ?, weight = ?, enabled = ?, "
+                                     "secret_hint = ?, status = ?, status_message = ?, "
+                                     "status_code = ?, checked_at = ?, updated_at = " +
+                                         std::string(now_sql) + " WHERE id = ?");
+            q.bind(1, row.name);
+            q.bind(2, row.weight);
+            q.bind(3, row.enabled ? 1 : 0);
+            q.bind(4, row.secret_hint);
+            q.bind(5, row.status);
+            q.bind(6, row.status_message);
+            bind_optional(q, 7, row.status_code);
+            bind_optional(q, 8, row.checked_at);
+            q.bind(9, row.id);
+            exec_unique(q, "the provider already has a credential named '" + row.name + "'");
+            write_secret(row);
+            tx.commit();
+            return credential_by_id(row.id);
+        });
+    }
+
+    void delete_credential(std::int64_t id) override {
+        guarded("remove a credential", [&] {
+            SQLite::Statement q(db_, "DELETE FROM credentials WHERE id = ?");
+            q.bind(1, id);
+            q.exec();
+            return 0;
+        });
+    }
+
+    std::size_t
+    reseal_credentials(const std::function<void(credential_row&)>& reseal) override {
+        return guarded("re-seal credentials", [&] {
+            SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+            std::vector<credential_row> rows;
+            {
+                SQLite::Statement q(db_, std::string(credential_columns) + " ORDER BY id");
+                while (q.executeStep()) {
+                    rows.push_back(read_credential(q));
+                }
+            }
+            for (auto& row : rows) {
+                reseal(row);
+                write_secret(row);
+            }
+            tx.commit();
+            return rows.size();
+        });
+    }
+
 private:
+    static constexpr const char* now_sql = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+    static constexpr const char* provider_columns =
+        "SELECT id, name, kind, display_name, base_url, local, enabled, settings, source, "
+        "created_at, updated_at FROM providers";
+    static constexpr const char* credential_columns =
+        "SELECT id, provider_id, name, weight, enabled, source, secret_ciphertext, wrapped_key, "
+        "key_id, secret_hint, status, status_message, status_code, checked_at, created_at, "
+        "updated_at FROM credentials";
+
+    // Runs `fn` under the connection's lock and turns SQLite's exceptions into store_error.
+    template <class Fn> auto guarded(const char* what, Fn&& fn) const -> decltype(fn()) {
+        const std::lock_guard lock(mu_);
+        try {
+            return fn();
+        } catch (const SQLite::Exception& e) {
+            throw store_error(std::string("cannot ") + what + ": " + e.what());
+        }
+    }
+
+    static void exec_unique(SQLite::Statement& q, const std::string& conflict_message) {
+        try {
+            q.exec();
+        } catch (const SQLite::Exception& e) {
+            if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
+                throw conflict_error(conflict_message);
+            }
+            throw;
+        }
+    }
+
+    template <class T>
+    static void bind_optional(SQLite::Statement& q, int index, const std::optional<T>& value) {
+        if (value) {
+            q.bind(index, *value);
+        } else {
+            q.bind(index);
+        }
+    }
+
+    static std::vector<std::uint8_t> read_blob(const SQLite::Column& c) {
+        const auto* data = static_cast<const std::uint8_t*>(c.getBlob());
+        return {data, data + c.getBytes()};
+    }
+
+    static std::optional<std::string> optional_text(const SQLite::Column& c) {
+        return c.isNull() ? std::nullopt : std::optional<std::string>(c.getString());
+    }
+
+    static provider_row read_provider(SQLite::Statement& q) {
+        provider_row r;
+        r.id = q.getColumn(0).getInt64();
+        r.name = q.getColumn(1).getString();
+        r.kind = q.getColumn(2).getString();
+        r.display_name = q.getColumn(3).getString();
+        r.base_url = optional_text(q.getColumn(4));
+        r.local = q.getColumn(5).getInt() != 0;
+        r.enabled = q.getColumn(6).getInt() != 0;
+        r.settings = q.getColumn(7).getString();
+        r.source = q.getColumn(8).getString();
+        r.created_at = q.getColumn(9).getString();
+        r.updated_at = q.getColumn(10).getString();
+        return r;
+    }
+
+    static credential_row read_credential(SQLite::Statement& q) {
+        credential_row r;
+        r.id = q.getColumn(0).getInt64();
+        r.provider_id = q.getColumn(1).getInt64();
+        r.name = q.getColumn(2).getString();
+        r.weight = q.getColumn(3).getInt64();
+        r.enabled = q.getColumn(4).getInt() != 0;
+        r.source = q.getColumn(5).getString();
+        r.secret_ciphertext = read_blob(q.getColumn(6));
+        r.wrapped_key = read_blob(q.getColumn(7));
+        r.key_id = q.getColumn(8).getString();
+        r.secret_hint = q.getColumn(9).getString();
+        r.status = q.getColumn(10).getString();
+        r.status_message = q.getColumn(11).getString();
+        if (!q.getColumn(12).isNull()) {
+            r.status_code = q.getColumn(12).getInt64();
+        }
+        r.checked_at = optional_text(q.getColumn(13));
+        r.created_at = q.getColumn(14).getString();
+        r.updated_at = q.getColumn(15).getString();
+        return r;
+    }
+
+    provider_row provider_by_id(std::int64_t id) const {
+        SQLite::Statement q(db_, std::string(provider_columns) + " WHERE id = ?");
+        q.bind(1, id);
+        if (!q.executeStep()) {
+            throw not_found_error("the provider no longer exists");
+        }
+        return read_provider(q);
+    }
+
+    credential_row credential_by_id(std::int64_t id) const {
+        SQLite::Statement q(db_, std::string(credential_columns) + " WHERE id = ?");
+        q.bind(1, id);
+        if (!q.executeStep()) {
+            throw not_found_error("the credential no longer exists");
+        }
+        return read_credential(q);
+    }
+
+    void write_secret(const credential_row& row) {
+        if (row.secret_ciphertext.empty() || row.wrapped_key.empty() || row.key_id.empty()) {
+            throw store_error("refusing to store a credential without its sealed secret");
+        }
+        SQLite::Statement q(db_, "UPDATE credentials SET secret_ciphertext = ?, wrapped_key = ?, "
+                                 "key_id = ? WHERE id = ?");
+        q.bind(1, row.secret_ciphertext.data(), static_cast<int>(row.secret_ciphertext.size()));
+        q.bind(2, row.wrapped_key.data(), static_cast<int>(row.wrapped_key.size()));
+        q.bind(3, row.key_id);
+        q.bind(4, row.id);
+        q.exec();
+    }
+
     static SQLite::Database open(const std::string& path) {
         try {
             // The store's own mutex serialises use of the connection.
