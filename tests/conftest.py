@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from aignehub import Hub, Server
+from replay import ReplayServer
 
 # Generous upper bound for anything that should happen "soon" (a response, a close, a process
 # exit). It only turns a hang into a failure; it is not a speed requirement.
@@ -50,7 +51,9 @@ class Response:
         return json.loads(self.body)
 
 
-def assert_json_error(response: Response, status: int, code: str) -> None:
+def assert_json_error(
+    response: Response, status: int, code: str, *, param: str | None = None
+) -> None:
     """Asserts the gateway's error shape: ``{"error": {message, type, param, code}}``."""
     assert response.status == status, response
     assert response.headers.get("content-type") == "application/json"
@@ -59,7 +62,7 @@ def assert_json_error(response: Response, status: int, code: str) -> None:
     error = payload["error"]
     assert set(error) == {"message", "type", "param", "code"}
     assert error["code"] == code
-    assert error["param"] is None
+    assert error["param"] == param, error
     assert isinstance(error["type"], str) and error["type"]
     assert isinstance(error["message"], str) and error["message"]
 
@@ -89,6 +92,13 @@ def request(
         return from_http_client(conn.getresponse())
     finally:
         conn.close()
+
+
+def admin(server: Server, method: str, path: str, body: Any = None) -> Response:
+    """Calls the admin API: `body` is sent as JSON unless it is bytes (sent as they are)."""
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    return request(server, method, f"/api/admin{path}", headers=headers, body=data)
 
 
 # --- raw sockets -----------------------------------------------------------------------------
@@ -309,6 +319,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.pluginmanager.hasplugin("timeout"):
         for item in items:
             item.add_marker(pytest.mark.timeout(60))
+
+
+# Every variable that makes a Hub configure providers or pick its master key by itself.
+HUB_ENVIRONMENT = (
+    "AIGNEHUB_MASTER_KEY",
+    *(
+        f"{prefix}_{suffix}"
+        for prefix in (
+            "OPENAI",
+            "ANTHROPIC",
+            "GEMINI",
+            "DEEPSEEK",
+            "XAI",
+            "OPENROUTER",
+            "MISTRAL",
+            "GROQ",
+            "OLLAMA",
+            "DOUBAO",
+        )
+        for suffix in ("API_KEY", "BASE_URL")
+    ),
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_hub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys in the developer's or CI's environment must not turn into providers in a test."""
+    for name in HUB_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def replay() -> Iterator[ReplayServer]:
+    """A fake upstream provider replaying recorded traffic (see replay.py); no routes yet."""
+    with ReplayServer() as server:
+        yield server
 
 
 StartServer = Callable[..., Server]

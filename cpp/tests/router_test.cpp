@@ -45,11 +45,12 @@ TEST(Router, DispatchesByMethodAndPathIgnoringTheQuery) {
 
 TEST(Router, PatternsCaptureWholeSegments) {
     router r;
-    r.add(beast_http::verb::get, "/p/{name}/c/{id}",
-          [](const request&, response& res, const route_params& params) {
-              res.body() = std::string(params.get("name")) + "|" + std::string(params.get("id"));
-          },
-          route_options{.blocking = true});
+    r.add(
+        beast_http::verb::get, "/p/{name}/c/{id}",
+        [](const request&, response& res, const route_params& params) {
+            res.body() = std::string(params.get("name")) + "|" + std::string(params.get("id"));
+        },
+        route_options{.blocking = true});
     response res;
     const auto m = r.find(make_request(beast_http::verb::get, "/p/openai/c/12?x=1"), res);
     ASSERT_TRUE(m.has_value());
