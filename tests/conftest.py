@@ -101,6 +101,24 @@ def admin(server: Server, method: str, path: str, body: Any = None) -> Response:
     return request(server, method, f"/api/admin{path}", headers=headers, body=data)
 
 
+# --- upstream providers ----------------------------------------------------------------------
+
+
+def openai_upstream(replay: ReplayServer, *keys: str) -> str:
+    """Makes `replay` answer GET /v1/models as OpenAI did: the recorded listing for a bearer of
+    one of `keys`, the recorded 401 for anyone else. Returns the base URL to configure (with
+    ``local=True``). Call it once per test: its 401 route shadows any earlier key."""
+    replay.route("GET", "/v1/models", fixture="openai/error_401_invalid_api_key")
+    for key in keys:
+        replay.route(
+            "GET",
+            "/v1/models",
+            fixture="openai/models_list",
+            when_header=("authorization", f"Bearer {key}"),
+        )
+    return replay.url + "/v1"
+
+
 # --- raw sockets -----------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
 #include "aignehub/errors.hpp"
+#include "aignehub/hub.hpp"
 #include "aignehub/server.hpp"
 #include "aignehub/store.hpp"
 
@@ -52,8 +53,12 @@ struct client {
         socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     }
     bhttp::response<bhttp::string_body> get(const std::string& target,
-                                            const std::string& request_id = "") {
-        bhttp::request<bhttp::string_body> req{bhttp::verb::get, target, 11};
+                                            const std::string& request_id = "",
+                                            bhttp::verb method = bhttp::verb::get,
+                                            const std::string& body = "") {
+        bhttp::request<bhttp::string_body> req{method, target, 11};
+        req.body() = body;
+        req.prepare_payload();
         req.set(bhttp::field::host, "127.0.0.1");
         if (!request_id.empty()) {
             req.set("x-request-id", request_id);
@@ -169,6 +174,39 @@ TEST_F(ServerTest, ConcurrentClientsAndAStopRacingThem) {
     }
     EXPECT_GE(ok.load(), 200);
     EXPECT_EQ(s->connections(), 0U);
+}
+
+// The admin routes run on the control-plane pool and come back to the connection's strand;
+// several clients at once make TSan watch that hand-over.
+TEST_F(ServerTest, AdminRoutesRunOnTheControlPlanePool) {
+    const hub h(dir_ / "hub", [](std::string_view) { return std::optional<std::string>(); });
+    server_config c;
+    c.port = 0;
+    c.threads = 2;
+    c.access_log = "";
+    auto s = h.serve(c);
+    std::vector<std::thread> clients;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 3; ++t) {
+        clients.emplace_back([&s, &ok] {
+            client cl(s->port());
+            for (int i = 0; i < 5; ++i) {
+                const auto listed = cl.get("/api/admin/providers");
+                const auto refused = cl.get("/api/admin/providers", "", bhttp::verb::post,
+                                            R"({"kind":"openai","api_key":"sk-x","weight":0})");
+                if (listed.result() == bhttp::status::ok &&
+                    nlohmann::json::parse(listed.body())["data"].empty() &&
+                    refused.result() == bhttp::status::bad_request &&
+                    nlohmann::json::parse(refused.body())["error"]["param"] == "weight") {
+                    ++ok;
+                }
+            }
+        });
+    }
+    for (auto& t : clients) {
+        t.join();
+    }
+    EXPECT_EQ(ok.load(), 15);
 }
 
 } // namespace
