@@ -369,6 +369,14 @@ def clean_hub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A 127.0.0.1 port that refuses connections: bound by this test, never listening."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
 def replay() -> Iterator[ReplayServer]:
     """A fake upstream provider replaying recorded traffic (see replay.py); no routes yet."""
     with ReplayServer() as server:

@@ -18,7 +18,6 @@ import functools
 import http.server
 import json
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType

@@ -4,8 +4,6 @@ the recorded answers (a listing, a refused key, rate limiting, an outage, no ans
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -85,8 +83,9 @@ UPSTREAMS = [
         401,
         "Authentication Fails, Your api key: ****-key is invalid",
     ),
-    Upstream("mistral", "/v1", "/v1/models", "authorization", "mistral/error_401", 401,
-             "Invalid API Key"),  # fmt: skip
+    Upstream(
+        "mistral", "/v1", "/v1/models", "authorization", "mistral/error_401", 401, "Invalid API Key"
+    ),
     Upstream(
         "openrouter",
         "/api/v1",
@@ -126,6 +125,8 @@ def assert_checked_with(replay: ReplayServer, upstream: Upstream, key: str) -> N
     header and in no other, and the provider's extra headers."""
     [check] = replay.requests
     assert (check.method, check.path) == ("GET", upstream.check_path)
+    assert check.header("host") == f"127.0.0.1:{replay.port}"
+    assert check.header("user-agent") == f"aignehub/{aignehub.__version__}"
     assert check.header(upstream.auth) == upstream.auth_value(key)
     for other in AUTH_HEADERS:
         if other != upstream.auth:
@@ -150,14 +151,6 @@ def wait_past(timestamp: str | None) -> None:
     checked_at even on a fast machine."""
     assert timestamp is not None
     assert wait_until(lambda: utc_now() > timestamp)
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A 127.0.0.1 port that refuses connections: bound by this test, never listening."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("upstream", LISTING_UPSTREAMS, ids=lambda u: u.kind)

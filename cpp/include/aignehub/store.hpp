@@ -79,7 +79,7 @@ public:
     [[nodiscard]] virtual std::optional<provider_row> find_provider(const std::string& name) const = 0;
     /// Inserts and returns the row as stored. Throws conflict_error when the name is taken.
     virtual provider_row insert_provider(const provider_row& row) = 0;
-    /// Writes every column but id, created_at and source.
+    /// Writes every column but id and created_at.
     virtual provider_row update_provider(const provider_row& row) = 0;
     /// Removes the provider and its credentials.
     virtual void delete_provider(std::int64_t id) = 0;

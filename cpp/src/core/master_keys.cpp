@@ -85,6 +85,22 @@ master_keys::rotation master_keys::rotate(store& db) {
     rotation result;
     auto current = ring();
     result.old_primary = current->primary().id;
+    if (from_env_) {
+        // The environment already names the new key first: what is old is what rows used.
+        std::set<std::string> used;
+        for (const auto& row : db.list_credentials(std::nullopt)) {
+            if (row.key_id != current->primary().id) {
+                used.insert(row.key_id);
+            }
+        }
+        std::string ids;
+        for (const auto& id : used) {
+            ids += (ids.empty() ? "" : ",") + id;
+        }
+        if (!ids.empty()) {
+            result.old_primary = ids;
+        }
+    }
     std::shared_ptr<const crypto::keyring> next = current;
     if (!from_env_) {
         std::vector<crypto::master_key> keys{crypto::generate_master_key()};

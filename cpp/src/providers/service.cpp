@@ -104,12 +104,12 @@ std::int64_t weight_field(const json& input) {
 
 std::string name_field(const json& input, const char* field) {
     const std::string name = text_field(input, field, 64);
-    const bool ok =
-        !name.empty() && (std::isalnum(static_cast<unsigned char>(name.front())) != 0) &&
-        std::all_of(name.begin(), name.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                   c == '.';
-        });
+    const bool ok = !name.empty() &&
+                    (std::isalnum(static_cast<unsigned char>(name.front())) != 0) &&
+                    std::all_of(name.begin(), name.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                               c == '_' || c == '.';
+                    });
     if (!ok) {
         throw invalid_input(field, "must be 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with "
                                    "a letter or digit");
@@ -117,22 +117,31 @@ std::string name_field(const json& input, const char* field) {
     return name;
 }
 
-std::string api_key_field(const json& input) {
-    const json& value = input.at("api_key");
-    if (!value.is_string()) {
-        throw invalid_input("api_key", "must be a string");
+// Keys go into a header: printable, no spaces, bounded; required unless the kind needs none.
+void check_key(std::string_view key, const provider_kind& kind, const std::string& field) {
+    if (key.empty() && kind.key_required) {
+        throw invalid_input(field, "must not be empty: " + std::string(kind.kind) +
+                                       " providers need a key");
     }
-    const auto& key = value.get_ref<const std::string&>();
     if (key.size() > max_key_length) {
-        throw invalid_input("api_key", "must be at most 4096 characters");
+        throw invalid_input(field, "must be at most 4096 characters");
     }
     const bool clean = std::none_of(key.begin(), key.end(), [](char c) {
         const auto u = static_cast<unsigned char>(c);
         return u < 0x21 || u == 0x7f;
     });
     if (!clean) {
-        throw invalid_input("api_key", "must not contain spaces or control characters");
+        throw invalid_input(field, "must not contain spaces or control characters");
     }
+}
+
+std::string api_key_field(const json& input, const provider_kind& kind) {
+    const json& value = input.at("api_key");
+    if (!value.is_string()) {
+        throw invalid_input("api_key", "must be a string");
+    }
+    const auto& key = value.get_ref<const std::string&>();
+    check_key(key, kind, "api_key");
     return key;
 }
 
@@ -188,9 +197,6 @@ upstream::url checked_base_url(const std::string& text, bool local, const char* 
     if (parsed->scheme == "http" && !local) {
         throw invalid_input(field, "plain http is allowed only for providers marked local");
     }
-    if (local) {
-        return *parsed;
-    }
     boost::asio::io_context io;
     boost::asio::ip::tcp::resolver resolver(io);
     boost::system::error_code ec;
@@ -200,11 +206,12 @@ upstream::url checked_base_url(const std::string& text, bool local, const char* 
     }
     for (const auto& entry : results) {
         const auto address = entry.endpoint().address();
-        if (!upstream::may_connect(address, false)) {
-            throw invalid_input(field, "the host resolves to " +
-                                           std::string(upstream::describe(
-                                               upstream::classify(address))) +
-                                           "; mark the provider local to allow it");
+        if (!upstream::may_connect(address, local)) {
+            const std::string where(upstream::describe(upstream::classify(address)));
+            throw invalid_input(field, "the host resolves to " + where +
+                                           (upstream::may_connect(address, true)
+                                                ? "; mark the provider local to allow it"
+                                                : ", which no provider may reach"));
         }
     }
     return *parsed;
@@ -238,8 +245,7 @@ std::string provider_message(const std::string& body) {
     }
     std::string text = body.substr(0, 200);
     std::replace_if(
-        text.begin(), text.end(),
-        [](char c) { return static_cast<unsigned char>(c) < 0x20; }, ' ');
+        text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }, ' ');
     return text;
 }
 
@@ -294,8 +300,7 @@ std::string provider_status(const provider_row& provider,
         return it == by_status.end() ? std::size_t{0} : it->second;
     };
     if (count("invalid_key") > 0) {
-        return std::to_string(count("invalid_key")) + " of " + std::to_string(enabled) +
-               " invalid";
+        return std::to_string(count("invalid_key")) + " of " + std::to_string(enabled) + " invalid";
     }
     if (count("connected") == enabled) {
         return "Connected";
@@ -329,21 +334,20 @@ provider_service::provider_service(std::shared_ptr<store> db,
 json provider_service::catalogue() const {
     json out = json::array();
     for (const auto& k : providers::catalogue()) {
-        out.push_back({{"kind", k.kind},
-                       {"display_name", k.display_name},
-                       {"wire", k.wire},
-                       {"default_base_url", k.default_base_url.empty()
-                                                ? json(nullptr)
-                                                : json(std::string(k.default_base_url))},
-                       {"auth", providers::auth_name(k.auth)},
-                       {"key_required", k.key_required},
-                       {"local_by_default", k.local_by_default},
-                       {"models_path", k.models_path},
-                       {"check_path", k.check_path},
-                       {"env_key", k.env_key.empty() ? json(nullptr) : json(std::string(k.env_key))},
-                       {"env_base_url", k.env_base_url.empty()
-                                            ? json(nullptr)
-                                            : json(std::string(k.env_base_url))}});
+        out.push_back(
+            {{"kind", k.kind},
+             {"display_name", k.display_name},
+             {"wire", k.wire},
+             {"default_base_url",
+              k.default_base_url.empty() ? json(nullptr) : json(std::string(k.default_base_url))},
+             {"auth", providers::auth_name(k.auth)},
+             {"key_required", k.key_required},
+             {"local_by_default", k.local_by_default},
+             {"models_path", k.models_path},
+             {"check_path", k.check_path},
+             {"env_key", k.env_key.empty() ? json(nullptr) : json(std::string(k.env_key))},
+             {"env_base_url",
+              k.env_base_url.empty() ? json(nullptr) : json(std::string(k.env_base_url))}});
     }
     return out;
 }
@@ -463,8 +467,7 @@ credential_row provider_service::record(credential_row row, const check_outcome&
     return row;
 }
 
-credential_row provider_service::insert_credential(const provider_row& provider,
-                                                   credential_row row,
+credential_row provider_service::insert_credential(const provider_row& provider, credential_row row,
                                                    const std::string& secret) {
     row.provider_id = provider.id;
     row.secret_hint = providers::mask(secret);
@@ -513,8 +516,8 @@ json provider_service::add(const json& input) {
         row.settings = settings_field(input);
     }
     if (has(input, "base_url")) {
-        row.base_url = checked_base_url(text_field(input, "base_url", 2048), row.local, "base_url")
-                           .text();
+        row.base_url =
+            checked_base_url(text_field(input, "base_url", 2048), row.local, "base_url").text();
     } else if (kind.default_base_url.empty()) {
         throw invalid_input("base_url", "is required for " + row.kind + " providers");
     } else if (std::string_view(kind.default_base_url).starts_with("http://") && !row.local) {
@@ -522,7 +525,7 @@ json provider_service::add(const json& input) {
     }
     std::optional<std::string> secret;
     if (has(input, "api_key")) {
-        secret = api_key_field(input);
+        secret = api_key_field(input, kind);
     } else if (!kind.key_required) {
         secret = std::string();
     }
@@ -592,7 +595,11 @@ json provider_service::update(const std::string& name, const json& patch) {
     }
     // The URL is checked against the final local flag, so clearing local on a provider with a
     // private URL is refused too.
-    checked_base_url(effective_base_url(row, kind), row.local, "base_url");
+    const upstream::url checked =
+        checked_base_url(effective_base_url(row, kind), row.local, "base_url");
+    if (row.base_url) {
+        row.base_url = checked.text();
+    }
     return provider_json(db_->update_provider(row));
 }
 
@@ -631,7 +638,7 @@ json provider_service::add_credential(const std::string& provider, const json& i
     const provider_kind& kind = kind_of(row.kind);
     std::string secret;
     if (has(input, "api_key")) {
-        secret = api_key_field(input);
+        secret = api_key_field(input, kind);
     } else if (kind.key_required) {
         throw invalid_input("api_key", "is required");
     }
@@ -670,7 +677,7 @@ json provider_service::update_credential(const std::string& provider, std::int64
     }
     const bool validate = has(patch, "validate") ? bool_field(patch, "validate") : true;
     if (has(patch, "api_key")) {
-        const std::string secret = api_key_field(patch);
+        const std::string secret = api_key_field(patch, kind_of(row.kind));
         const check_outcome outcome = check(row, secret);
         if (validate && !acceptable(outcome.status)) {
             reject(outcome.status, outcome.message);
@@ -719,7 +726,8 @@ void provider_service::apply_environment(const env_reader& env) {
                 if (!item.empty()) {
                     keys.emplace_back(item);
                 }
-                rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+                rest =
+                    comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
             }
         }
         const bool wanted = !keys.empty() || (!kind.key_required && base_value);
@@ -736,26 +744,30 @@ void provider_service::apply_environment(const env_reader& env) {
                         db_->delete_credential(c.id);
                     }
                 }
-                if (provider->source == "env" && db_->list_credentials(provider->id).empty()) {
-                    db_->delete_provider(provider->id);
+                if (provider->source == "env") {
+                    // Credentials added through the API keep the provider; it is theirs now.
+                    if (db_->list_credentials(provider->id).empty()) {
+                        db_->delete_provider(provider->id);
+                    } else {
+                        provider->source = "api";
+                        db_->update_provider(*provider);
+                    }
                 }
             }
             continue;
         }
         const std::string var(kind.env_key.empty() ? kind.env_base_url : kind.env_key);
         for (const auto& key : keys) {
-            if (!printable(key) || key.size() > max_key_length) {
-                throw invalid_input(var, "holds a key with control characters or over 4096 "
-                                         "characters");
-            }
+            check_key(key, kind, var);
         }
-        if (!provider) {
-            provider_row row;
+        if (!provider || provider->source == "env") {
+            provider_row row = provider.value_or(provider_row{});
             row.kind = name;
             row.name = name;
             row.display_name = std::string(kind.display_name);
             row.source = "env";
             row.local = kind.local_by_default;
+            row.base_url.reset();
             if (base_value) {
                 std::string why;
                 const auto parsed = upstream::parse_base_url(*base_value, why);
@@ -780,7 +792,7 @@ void provider_service::apply_environment(const env_reader& env) {
                 }
                 row.base_url = parsed->text();
             }
-            provider = db_->insert_provider(row);
+            provider = provider ? db_->update_provider(row) : db_->insert_provider(row);
         }
         std::map<std::string, credential_row> existing;
         for (auto& c : db_->list_credentials(provider->id)) {

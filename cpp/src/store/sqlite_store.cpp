@@ -110,16 +110,19 @@ public:
 
     provider_row update_provider(const provider_row& row) override {
         return guarded("update a provider", [&] {
-            SQLite::Statement q(db_, "UPDATE providers SET name = ?, display_name = ?, base_url = ?, "
-                                     "local = ?, enabled = ?, settings = ?, updated_at = " +
-                                         std::string(now_sql) + " WHERE id = ?");
+            SQLite::Statement q(db_,
+                                "UPDATE providers SET name = ?, display_name = ?, base_url = ?, "
+                                "local = ?, enabled = ?, settings = ?, source = ?, "
+                                "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                                "WHERE id = ?");
             q.bind(1, row.name);
             q.bind(2, row.display_name);
             bind_optional(q, 3, row.base_url);
             q.bind(4, row.local ? 1 : 0);
             q.bind(5, row.enabled ? 1 : 0);
             q.bind(6, row.settings);
-            q.bind(7, row.id);
+            q.bind(7, row.source);
+            q.bind(8, row.id);
             exec_unique(q, "a provider named '" + row.name + "' already exists");
             return provider_by_id(row.id);
         });
@@ -137,9 +140,9 @@ public:
     [[nodiscard]] std::vector<credential_row>
     list_credentials(std::optional<std::int64_t> provider_id) const override {
         return guarded("list credentials", [&] {
-            SQLite::Statement q(db_, std::string(credential_columns) +
-                                         (provider_id ? " WHERE provider_id = ? ORDER BY id"
-                                                      : " ORDER BY id"));
+            SQLite::Statement q(
+                db_, std::string(credential_columns) +
+                         (provider_id ? " WHERE provider_id = ? ORDER BY id" : " ORDER BY id"));
             if (provider_id) {
                 q.bind(1, *provider_id);
             }
@@ -225,8 +228,7 @@ public:
         });
     }
 
-    std::size_t
-    reseal_credentials(const std::function<void(credential_row&)>& reseal) override {
+    std::size_t reseal_credentials(const std::function<void(credential_row&)>& reseal) override {
         return guarded("re-seal credentials", [&] {
             SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
             std::vector<credential_row> rows;
