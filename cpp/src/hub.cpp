@@ -36,8 +36,7 @@ std::filesystem::path prepare_data_dir(std::filesystem::path dir) {
 } // namespace
 
 hub::hub(std::filesystem::path data_dir, const env_reader& env)
-    : data_dir_(prepare_data_dir(std::move(data_dir))),
-      store_(open_sqlite_store(database_path())),
+    : data_dir_(prepare_data_dir(std::move(data_dir))), store_(open_sqlite_store(database_path())),
       keys_(std::make_shared<detail::master_keys>(master_key_path(), env("AIGNEHUB_MASTER_KEY"),
                                                   *store_)),
       providers_(std::make_shared<provider_service>(store_, keys_)) {
@@ -46,7 +45,9 @@ hub::hub(std::filesystem::path data_dir, const env_reader& env)
 
 hub::~hub() = default;
 
-std::string hub::master_key_id() const { return keys_->primary_id(); }
+std::string hub::master_key_id() const {
+    return keys_->primary_id();
+}
 
 hub::rotation hub::rotate_master_key() {
     const auto r = keys_->rotate(*store_);

@@ -47,8 +47,7 @@ public:
     nlohmann::json test(const std::string& name);
 
     [[nodiscard]] nlohmann::json list_credentials(const std::string& provider) const;
-    [[nodiscard]] nlohmann::json get_credential(const std::string& provider,
-                                                std::int64_t id) const;
+    [[nodiscard]] nlohmann::json get_credential(const std::string& provider, std::int64_t id) const;
     /// {api_key, name?, weight?, enabled?, validate?}. Tested live first: with validate (the
     /// default) a key the provider refuses or that cannot be checked is not saved
     /// (credential_rejected); with validate=false it is saved and marked with the outcome.
@@ -68,8 +67,7 @@ private:
     struct check_outcome;
     [[nodiscard]] check_outcome check(const provider_row& provider, std::string_view secret) const;
     [[nodiscard]] provider_row provider_named(const std::string& name) const;
-    [[nodiscard]] credential_row credential_of(const provider_row& provider,
-                                               std::int64_t id) const;
+    [[nodiscard]] credential_row credential_of(const provider_row& provider, std::int64_t id) const;
     [[nodiscard]] nlohmann::json provider_json(const provider_row& row) const;
     credential_row record(credential_row row, const check_outcome& outcome) const;
     credential_row insert_credential(const provider_row& provider, credential_row row,

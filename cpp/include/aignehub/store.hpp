@@ -76,7 +76,8 @@ public:
     virtual void put_setting(const std::string& key, const std::string& value) = 0;
 
     [[nodiscard]] virtual std::vector<provider_row> list_providers() const = 0;
-    [[nodiscard]] virtual std::optional<provider_row> find_provider(const std::string& name) const = 0;
+    [[nodiscard]] virtual std::optional<provider_row>
+    find_provider(const std::string& name) const = 0;
     /// Inserts and returns the row as stored. Throws conflict_error when the name is taken.
     virtual provider_row insert_provider(const provider_row& row) = 0;
     /// Writes every column but id and created_at.

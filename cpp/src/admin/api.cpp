@@ -13,9 +13,9 @@ namespace aignehub::admin {
 
 namespace {
 
-using nlohmann::json;
 using http::beast_http::status;
 using http::beast_http::verb;
+using nlohmann::json;
 
 constexpr http::route_options admin_route{.blocking = true, .loopback_only = true};
 
@@ -28,8 +28,8 @@ json body_of(const http::request& req) {
         return json::parse(req.body());
     } catch (const json::parse_error& e) {
         // The parser's own message quotes the body, which may hold a key: say where, not what.
-        throw invalid_input("body", "is not valid JSON (error at byte " + std::to_string(e.byte) +
-                                        ")");
+        throw invalid_input("body",
+                            "is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
     }
 }
 
@@ -49,7 +49,9 @@ void answer(http::response& res, status code, const json& body) {
     res.body() = body.dump();
 }
 
-json listing(json items) { return {{"object", "list"}, {"data", std::move(items)}}; }
+json listing(json items) {
+    return {{"object", "list"}, {"data", std::move(items)}};
+}
 
 // Runs a service call and turns the control plane's exceptions into answers: the one place
 // where their HTTP statuses are decided.
@@ -92,9 +94,8 @@ void add_routes(http::router& r, std::shared_ptr<provider_service> providers) {
               answer(res, status::ok, listing(p->catalogue()));
           }),
           admin_route);
-    r.add(verb::get, base, guarded([p](auto&, auto& res, auto&) {
-              answer(res, status::ok, listing(p->list()));
-          }),
+    r.add(verb::get, base,
+          guarded([p](auto&, auto& res, auto&) { answer(res, status::ok, listing(p->list())); }),
           admin_route);
     r.add(verb::post, base, guarded([p](auto& req, auto& res, auto&) {
               answer(res, status::created, p->add(body_of(req)));
@@ -118,7 +119,8 @@ void add_routes(http::router& r, std::shared_ptr<provider_service> providers) {
           }),
           admin_route);
     r.add(verb::get, creds, guarded([p](auto&, auto& res, auto& params) {
-              answer(res, status::ok, listing(p->list_credentials(std::string(params.get("name")))));
+              answer(res, status::ok,
+                     listing(p->list_credentials(std::string(params.get("name")))));
           }),
           admin_route);
     r.add(verb::post, creds, guarded([p](auto& req, auto& res, auto& params) {

@@ -20,7 +20,9 @@ void put_sealed(credential_row& row, crypto::sealed_secret sealed) {
 
 } // namespace
 
-std::string credential_identity(std::int64_t id) { return "credential/" + std::to_string(id); }
+std::string credential_identity(std::int64_t id) {
+    return "credential/" + std::to_string(id);
+}
 
 master_keys::master_keys(std::filesystem::path file, std::optional<std::string> env_value,
                          const store& db)
@@ -53,8 +55,7 @@ master_keys::master_keys(std::filesystem::path file, std::optional<std::string> 
             ids += (ids.empty() ? "" : ", ") + id;
         }
         throw config_error(std::string("wrong master key: credentials are sealed under key ") +
-                           ids + ", which " +
-                           (from_env_ ? "AIGNEHUB_MASTER_KEY" : file_.string()) +
+                           ids + ", which " + (from_env_ ? "AIGNEHUB_MASTER_KEY" : file_.string()) +
                            " does not hold");
     }
 }
@@ -64,7 +65,9 @@ std::shared_ptr<const crypto::keyring> master_keys::ring() const {
     return ring_;
 }
 
-std::string master_keys::primary_id() const { return ring()->primary().id; }
+std::string master_keys::primary_id() const {
+    return ring()->primary().id;
+}
 
 void master_keys::seal(credential_row& row, std::string_view secret) const {
     put_sealed(row, ring()->seal_secret(secret, credential_identity(row.id)));

@@ -1,10 +1,10 @@
 #include "aignehub/server.hpp"
 
+#include "admin/api.hpp"
 #include "aignehub/errors.hpp"
 #include "core/log.hpp"
 #include "http/access_log.hpp"
 #include "http/errors.hpp"
-#include "admin/api.hpp"
 #include "http/health.hpp"
 #include "http/request_id.hpp"
 #include "http/router.hpp"

@@ -18,12 +18,12 @@ constexpr std::array<provider_kind, 11> kinds{{
     {"google", "Google Gemini", "gemini", "https://generativelanguage.googleapis.com",
      auth_style::x_goog_api_key, true, false, "/v1beta/models", "/v1beta/models", "", "",
      "GEMINI_API_KEY", "GEMINI_BASE_URL", "API_KEY_INVALID"},
-    {"deepseek", "DeepSeek", "openai", "https://api.deepseek.com", auth_style::bearer, true,
-     false, "/models", "/models", "", "", "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", ""},
+    {"deepseek", "DeepSeek", "openai", "https://api.deepseek.com", auth_style::bearer, true, false,
+     "/models", "/models", "", "", "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", ""},
     {"xai", "xAI", "openai", "https://api.x.ai/v1", auth_style::bearer, true, false, "/models",
      "/models", "", "", "XAI_API_KEY", "XAI_BASE_URL", ""},
-    {"openrouter", "OpenRouter", "openai", "https://openrouter.ai/api/v1", auth_style::bearer,
-     true, false, "/models", "/key", "", "", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", ""},
+    {"openrouter", "OpenRouter", "openai", "https://openrouter.ai/api/v1", auth_style::bearer, true,
+     false, "/models", "/key", "", "", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", ""},
     {"mistral", "Mistral", "openai", "https://api.mistral.ai/v1", auth_style::bearer, true, false,
      "/models", "/models", "", "", "MISTRAL_API_KEY", "MISTRAL_BASE_URL", ""},
     {"groq", "Groq", "openai", "https://api.groq.com/openai/v1", auth_style::bearer, true, false,
@@ -39,7 +39,9 @@ constexpr std::array<provider_kind, 11> kinds{{
 
 } // namespace
 
-std::span<const provider_kind> catalogue() noexcept { return kinds; }
+std::span<const provider_kind> catalogue() noexcept {
+    return kinds;
+}
 
 const provider_kind* find_kind(std::string_view kind) noexcept {
     const auto* found = std::find_if(kinds.begin(), kinds.end(),

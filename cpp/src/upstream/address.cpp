@@ -56,7 +56,8 @@ address_class classify(const boost::asio::ip::address& address) noexcept {
     }
     const auto v6 = address.to_v6();
     if (v6.is_v4_mapped()) {
-        return classify_v4(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_bytes());
+        return classify_v4(
+            boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_bytes());
     }
     const auto b = v6.to_bytes();
     if (v6.is_unspecified()) {

@@ -45,7 +45,8 @@ ssl::context& tls_context() {
 }
 
 std::chrono::milliseconds left(clock::time_point deadline) {
-    const auto rest = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    const auto rest =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
     return rest.count() > 0 ? rest : std::chrono::milliseconds(1);
 }
 
@@ -149,8 +150,8 @@ asio::awaitable<fetch_result> fetch(fetch_request request) {
         co_return co_await exchange(stream, stream, request, deadline);
     }
     beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), tls_context());
-    if (!origin.ipv6_literal && ::SSL_set_tlsext_host_name(tls.native_handle(),
-                                                           origin.host.c_str()) != 1) {
+    if (!origin.ipv6_literal &&
+        ::SSL_set_tlsext_host_name(tls.native_handle(), origin.host.c_str()) != 1) {
         co_return failed(fetch_error::tls, "cannot set the TLS server name");
     }
     tls.set_verify_callback(ssl::host_name_verification(origin.host));
@@ -169,11 +170,10 @@ asio::awaitable<fetch_result> fetch(fetch_request request) {
 fetch_result fetch_blocking(fetch_request request) {
     asio::io_context context(1);
     std::optional<fetch_result> result;
-    asio::co_spawn(context, fetch(std::move(request)),
-                   [&result](const std::exception_ptr& e, fetch_result r) {
-                       result = e ? failed(fetch_error::protocol, "the request failed")
-                                  : std::move(r);
-                   });
+    asio::co_spawn(
+        context, fetch(std::move(request)), [&result](const std::exception_ptr& e, fetch_result r) {
+            result = e ? failed(fetch_error::protocol, "the request failed") : std::move(r);
+        });
     context.run();
     return result ? std::move(*result) : failed(fetch_error::protocol, "the request failed");
 }

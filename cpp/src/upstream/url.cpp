@@ -22,8 +22,7 @@ bool valid_reg_name(std::string_view host) {
         return false;
     }
     return std::all_of(host.begin(), host.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' ||
-               c == '_';
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
     });
 }
 
@@ -47,7 +46,8 @@ std::string url::text() const {
 
 std::string url::host_header() const {
     std::string out = ipv6_literal ? "[" + host + "]" : host;
-    const bool default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
+    const bool default_port =
+        (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
     if (!default_port) {
         out.push_back(':');
         out.append(std::to_string(port));
