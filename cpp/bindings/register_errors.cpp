@@ -19,6 +19,7 @@ PyObject* not_found_type = nullptr;
 PyObject* conflict_type = nullptr;
 PyObject* credential_rejected_type = nullptr;
 PyObject* crypto_error_type = nullptr;
+PyObject* forbidden_type = nullptr;
 
 // Raises `type(message)` with extra attributes set on the instance.
 void raise_with(PyObject* type, const char* message, const char* attribute,
@@ -72,6 +73,11 @@ void register_errors(py::module_& m) {
         make_type(m, "CryptoError", py::make_tuple(py::handle(base_error)),
                   "A stored secret could not be decrypted with the loaded master key.");
 
+    forbidden_type =
+        make_type(m, "ForbiddenError",
+                  py::make_tuple(py::handle(base_error), py::handle(PyExc_PermissionError)),
+                  "The caller's role does not allow this.");
+
     py::register_exception_translator([](std::exception_ptr p) {
         if (!p) {
             return;
@@ -90,6 +96,8 @@ void register_errors(py::module_& m) {
             PyErr_SetString(not_found_type, e.what());
         } catch (const conflict_error& e) {
             PyErr_SetString(conflict_type, e.what());
+        } catch (const forbidden_error& e) {
+            PyErr_SetString(forbidden_type, e.what());
         } catch (const credential_rejected& e) {
             raise_with(credential_rejected_type, e.what(), "outcome", e.outcome());
         } catch (const crypto_error& e) {

@@ -5,6 +5,7 @@
 #include "aignehub/providers.hpp"
 #include "aignehub/server.hpp"
 #include "aignehub/store.hpp"
+#include "aignehub/users.hpp"
 
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
@@ -131,6 +132,68 @@ void register_hub(py::module_& m) {
             },
             "Re-wraps every data key under a new master key; (old id, new id, count).")
         .def("catalogue", [](const hub& h) { return h.providers().catalogue().dump(); })
+        .def(
+            "bootstrap",
+            [](const hub& h) -> std::optional<std::string> {
+                const auto result = h.users().bootstrap();
+                return result.is_null() ? std::nullopt : std::optional(result.dump());
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "users_list", [](const hub& h) { return h.users().list_users(actor::system()).dump(); },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "user_get",
+            [](const hub& h, std::int64_t id) {
+                return h.users().get_user(actor::system(), id).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "user_add",
+            [](const hub& h, const std::string& body) {
+                return h.users().add_user(actor::system(), nlohmann::json::parse(body)).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "user_update",
+            [](const hub& h, std::int64_t id, const std::string& body) {
+                return h.users()
+                    .update_user(actor::system(), id, nlohmann::json::parse(body))
+                    .dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "keys_list",
+            [](const hub& h, std::optional<std::int64_t> user_id) {
+                return h.users().list_keys(actor::system(), user_id).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "key_get",
+            [](const hub& h, std::int64_t id) {
+                return h.users().get_key(actor::system(), id).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "key_create",
+            [](const hub& h, const std::string& body) {
+                return h.users().create_key(actor::system(), nlohmann::json::parse(body)).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "key_update",
+            [](const hub& h, std::int64_t id, const std::string& body) {
+                return h.users()
+                    .update_key(actor::system(), id, nlohmann::json::parse(body))
+                    .dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "key_revoke",
+            [](const hub& h, std::int64_t id) {
+                return h.users().revoke_key(actor::system(), id).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
         .def(
             "providers_list", [](const hub& h) { return h.providers().list().dump(); },
             py::call_guard<py::gil_scoped_release>())

@@ -3,6 +3,8 @@
 #include "aignehub/errors.hpp"
 #include "aignehub/providers.hpp"
 #include "aignehub/store.hpp"
+#include "aignehub/users.hpp"
+#include "auth/keys.hpp"
 #include "core/master_keys.hpp"
 
 #include <cstdlib>
@@ -39,8 +41,11 @@ hub::hub(std::filesystem::path data_dir, const env_reader& env)
     : data_dir_(prepare_data_dir(std::move(data_dir))), store_(open_sqlite_store(database_path())),
       keys_(std::make_shared<detail::master_keys>(master_key_path(), env("AIGNEHUB_MASTER_KEY"),
                                                   *store_)),
-      providers_(std::make_shared<provider_service>(store_, keys_)) {
+      providers_(std::make_shared<provider_service>(store_, keys_)),
+      keys_auth_(std::make_shared<auth::authenticator>(keys_->access_key_pepper(*store_))),
+      users_(std::make_shared<user_service>(store_, keys_auth_)) {
     providers_->apply_environment(env);
+    keys_auth_->rebuild(*store_);
 }
 
 hub::~hub() = default;
@@ -55,7 +60,8 @@ hub::rotation hub::rotate_master_key() {
 }
 
 std::unique_ptr<server> hub::serve(server_config config) const {
-    return std::make_unique<server>(std::move(config), store_, providers_);
+    return std::make_unique<server>(std::move(config),
+                                    server_services{store_, providers_, users_, keys_auth_});
 }
 
 std::optional<std::string> hub::process_env(std::string_view name) {

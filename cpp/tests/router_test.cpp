@@ -14,21 +14,22 @@ request make_request(beast_http::verb method, std::string_view target) {
 
 router sample_router() {
     router r;
-    r.add(beast_http::verb::get, "/thing", [](const request&, response& res, const route_params&) {
+    r.add(beast_http::verb::get, "/thing", [](const request&, response& res, const route_context&) {
         res.result(beast_http::status::ok);
         res.body() = "got";
     });
-    r.add(beast_http::verb::post, "/thing", [](const request&, response& res, const route_params&) {
-        res.result(beast_http::status::created);
-        res.body() = "posted";
-    });
+    r.add(beast_http::verb::post, "/thing",
+          [](const request&, response& res, const route_context&) {
+              res.result(beast_http::status::created);
+              res.body() = "posted";
+          });
     return r;
 }
 
 // Runs the matched handler as the session would.
 void dispatch(const router& r, const request& req, response& res) {
     if (auto m = r.find(req, res)) {
-        m->target->fn(req, res, m->params);
+        m->target->fn(req, res, route_context{m->params});
     }
 }
 
@@ -47,15 +48,17 @@ TEST(Router, PatternsCaptureWholeSegments) {
     router r;
     r.add(
         beast_http::verb::get, "/p/{name}/c/{id}",
-        [](const request&, response& res, const route_params& params) {
-            res.body() = std::string(params.get("name")) + "|" + std::string(params.get("id"));
+        [](const request&, response& res, const route_context& ctx) {
+            res.body() =
+                std::string(ctx.params.get("name")) + "|" + std::string(ctx.params.get("id"));
         },
         route_options{.blocking = true});
     response res;
     const auto m = r.find(make_request(beast_http::verb::get, "/p/openai/c/12?x=1"), res);
     ASSERT_TRUE(m.has_value());
     EXPECT_TRUE(m->target->options.blocking);
-    m->target->fn(make_request(beast_http::verb::get, "/p/openai/c/12"), res, m->params);
+    m->target->fn(make_request(beast_http::verb::get, "/p/openai/c/12"), res,
+                  route_context{m->params});
     EXPECT_EQ(res.body(), "openai|12");
     for (const char* miss : {"/p/openai/c", "/p//c/1", "/p/openai/c/1/extra", "/p/openai/x/1"}) {
         response not_found;

@@ -2,6 +2,7 @@
 #include "aignehub/hub.hpp"
 #include "aignehub/server.hpp"
 #include "aignehub/store.hpp"
+#include "aignehub/users.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -41,7 +42,8 @@ protected:
         c.port = 0;
         c.threads = 2;
         c.access_log = "";
-        return std::make_unique<server>(std::move(c), db_);
+        return std::make_unique<server>(std::move(c),
+                                        server_services{db_, nullptr, nullptr, nullptr});
     }
 
     std::filesystem::path dir_;
@@ -55,8 +57,12 @@ struct client {
     bhttp::response<bhttp::string_body> get(const std::string& target,
                                             const std::string& request_id = "",
                                             bhttp::verb method = bhttp::verb::get,
-                                            const std::string& body = "") {
+                                            const std::string& body = "",
+                                            const std::string& key = "") {
         bhttp::request<bhttp::string_body> req{method, target, 11};
+        if (!key.empty()) {
+            req.set(bhttp::field::authorization, "Bearer " + key);
+        }
         req.body() = body;
         req.prepare_payload();
         req.set(bhttp::field::host, "127.0.0.1");
@@ -119,7 +125,7 @@ TEST_F(ServerTest, PortInUseIsABindError) {
     c.port = first->port();
     c.access_log = "";
     try {
-        server second(c, db_);
+        server second(c, server_services{db_, nullptr, nullptr, nullptr});
         FAIL() << "bound a port already in use";
     } catch (const bind_error& e) {
         EXPECT_EQ(e.code(), std::errc::address_in_use);
@@ -185,15 +191,18 @@ TEST_F(ServerTest, AdminRoutesRunOnTheControlPlanePool) {
     c.threads = 2;
     c.access_log = "";
     auto s = h.serve(c);
+    const std::string key = h.users().bootstrap()["key"]["secret"];
+    EXPECT_EQ(client(s->port()).get("/api/admin/providers").result(), bhttp::status::unauthorized);
     std::vector<std::thread> clients;
     std::atomic<int> ok{0};
     for (int t = 0; t < 3; ++t) {
-        clients.emplace_back([&s, &ok] {
+        clients.emplace_back([&s, &ok, &key] {
             client cl(s->port());
             for (int i = 0; i < 5; ++i) {
-                const auto listed = cl.get("/api/admin/providers");
-                const auto refused = cl.get("/api/admin/providers", "", bhttp::verb::post,
-                                            R"({"kind":"openai","api_key":"sk-x","weight":0})");
+                const auto listed = cl.get("/api/admin/providers", "", bhttp::verb::get, "", key);
+                const auto refused =
+                    cl.get("/api/admin/providers", "", bhttp::verb::post,
+                           R"({"kind":"openai","api_key":"sk-x","weight":0})", key);
                 if (listed.result() == bhttp::status::ok &&
                     nlohmann::json::parse(listed.body())["data"].empty() &&
                     refused.result() == bhttp::status::bad_request &&

@@ -12,6 +12,7 @@ from aignehub._core import (
     ConflictError,
     CredentialRejected,
     CryptoError,
+    ForbiddenError,
     InvalidInput,
     NotFoundError,
     SchemaVersionError,
@@ -20,15 +21,20 @@ from aignehub._core import (
 )
 from aignehub._hub import Hub, Server, default_data_dir
 from aignehub._providers import Credential, Provider, ProviderKind
+from aignehub._users import AccessKey, Bootstrap, CreatedKey, User
 
 __all__ = [
+    "AccessKey",
     "AignehubError",
     "BindError",
+    "Bootstrap",
     "ConfigError",
     "ConflictError",
+    "CreatedKey",
     "Credential",
     "CredentialRejected",
     "CryptoError",
+    "ForbiddenError",
     "Hub",
     "InvalidInput",
     "NotFoundError",
@@ -37,6 +43,7 @@ __all__ = [
     "SchemaVersionError",
     "Server",
     "StoreError",
+    "User",
     "__version__",
     "default_data_dir",
 ]

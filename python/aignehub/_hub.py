@@ -9,6 +9,7 @@ from types import TracebackType
 
 from aignehub import _core
 from aignehub._providers import Credentials, Providers
+from aignehub._users import Bootstrap, Keys, Users, bootstrap
 
 
 def default_data_dir() -> Path:
@@ -99,6 +100,10 @@ class Hub:
         """The configured providers: ``hub.providers.add("openai", api_key=...)``."""
         self.credentials = Credentials(self._open)
         """The providers' keys: ``hub.credentials.add("openai", "sk-...")``."""
+        self.users = Users(self._open)
+        """The people and applications that call the gateway."""
+        self.keys = Keys(self._open)
+        """Their access keys: ``hub.keys.create(user, name="ci")``."""
 
     def _open(self) -> _core.Hub:
         if self._core is None:
@@ -119,6 +124,11 @@ class Hub:
     def schema_version(self) -> int:
         """The schema version the database is at."""
         return self._open().schema_version
+
+    def bootstrap(self) -> Bootstrap | None:
+        """On an empty database, creates the owner and a first owner access key and returns
+        both; the key's ``secret`` is shown this once. Afterwards, always None."""
+        return bootstrap(self._open())
 
     @property
     def master_key_id(self) -> str:

@@ -57,6 +57,12 @@ public:
     using error::error;
 };
 
+/// The caller may not do this. HTTP 403, Python ForbiddenError (a PermissionError).
+class forbidden_error : public error {
+public:
+    using error::error;
+};
+
 /// The change conflicts with what is stored (a duplicate name, an environment-managed row).
 /// HTTP 409, Python ConflictError.
 class conflict_error : public error {

@@ -13,8 +13,12 @@ namespace aignehub {
 
 class store;
 class provider_service;
+class user_service;
 namespace detail {
 class master_keys;
+}
+namespace auth {
+class authenticator;
 }
 
 /// One aignehub installation: its data directory, the store and master keys inside it, and the
@@ -41,6 +45,8 @@ public:
     [[nodiscard]] std::filesystem::path master_key_path() const { return data_dir_ / "master.key"; }
     [[nodiscard]] const std::shared_ptr<store>& get_store() const noexcept { return store_; }
     [[nodiscard]] provider_service& providers() const noexcept { return *providers_; }
+    [[nodiscard]] user_service& users() const noexcept { return *users_; }
+    [[nodiscard]] auth::authenticator& keys() const noexcept { return *keys_auth_; }
 
     /// The id (not the key) of the master key new secrets are sealed under.
     [[nodiscard]] std::string master_key_id() const;
@@ -64,6 +70,8 @@ private:
     std::shared_ptr<store> store_;
     std::shared_ptr<detail::master_keys> keys_;
     std::shared_ptr<provider_service> providers_;
+    std::shared_ptr<auth::authenticator> keys_auth_;
+    std::shared_ptr<user_service> users_;
 };
 
 } // namespace aignehub

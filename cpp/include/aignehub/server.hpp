@@ -10,6 +10,19 @@ namespace aignehub {
 
 class store;
 class provider_service;
+class user_service;
+namespace auth {
+class authenticator;
+}
+
+/// What a server serves: the store, and the control-plane services when the admin API and key
+/// authentication are on.
+struct server_services {
+    std::shared_ptr<store> db;
+    std::shared_ptr<provider_service> providers;
+    std::shared_ptr<user_service> users;
+    std::shared_ptr<auth::authenticator> keys;
+};
 
 /// Everything the embedded HTTP server can be told. Defaults suit a production gateway.
 struct server_config {
@@ -46,9 +59,9 @@ struct server_config {
 class server {
 public:
     /// Binds, listens and starts the I/O threads. Throws config_error for a bad setting and
-    /// bind_error when the address cannot be bound. Without `providers` the admin API is off.
-    server(server_config config, std::shared_ptr<store> store,
-           std::shared_ptr<provider_service> providers = nullptr);
+    /// bind_error when the address cannot be bound. Without the services (only a store) the
+    /// admin API is off.
+    server(server_config config, server_services services);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

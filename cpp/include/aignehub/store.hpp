@@ -45,6 +45,36 @@ struct credential_row {
     std::string updated_at;
 };
 
+/// A person or application that calls the gateway.
+struct user_row {
+    std::int64_t id = 0;
+    std::string display_name;
+    std::optional<std::string> email;            ///< unique when present
+    std::optional<std::string> external_subject; ///< "issuer|subject" of a sign-in provider
+    std::string role = "member";                 ///< owner, admin or member
+    bool disabled = false;
+    std::string created_at;
+    std::string updated_at;
+};
+
+/// An access key, as stored: never the key, only its HMAC digest and what may be shown.
+struct access_key_row {
+    std::int64_t id = 0;
+    std::int64_t user_id = 0;
+    std::string name;
+    std::string prefix; ///< the public part after "ahk_"
+    std::string last4;
+    std::vector<std::uint8_t> digest;
+    std::string app;
+    std::optional<std::string> models; ///< JSON array of names and "provider/*" patterns
+    std::optional<std::int64_t> rpm;
+    std::optional<std::int64_t> tpm;
+    std::optional<std::string> expires_at;
+    std::optional<std::string> revoked_at;
+    std::optional<std::string> last_used_at;
+    std::string created_at;
+};
+
 /// The one interface every persistence backend implements. SQLite is the embedded default;
 /// a PostgreSQL backend for several nodes implements the same interface.
 ///
@@ -101,6 +131,27 @@ public:
     virtual void delete_credential(std::int64_t id) = 0;
     /// Re-seals every credential in one transaction (master-key rotation); returns how many.
     virtual std::size_t reseal_credentials(const std::function<void(credential_row&)>& reseal) = 0;
+
+    [[nodiscard]] virtual std::vector<user_row> list_users() const = 0;
+    [[nodiscard]] virtual std::optional<user_row> find_user(std::int64_t id) const = 0;
+    /// Throws conflict_error when the email or external subject is taken.
+    virtual user_row insert_user(const user_row& row) = 0;
+    /// Writes every column but id and created_at. Throws conflict_error as insert_user does.
+    virtual user_row update_user(const user_row& row) = 0;
+    /// Creates the first user and its first key in one transaction, only while there is no user
+    /// at all; false (and nothing written) when some user already exists.
+    virtual bool insert_first_user(user_row& user, access_key_row& key) = 0;
+
+    /// Keys of one user, or of everyone when `user_id` is unset; ordered by id.
+    [[nodiscard]] virtual std::vector<access_key_row>
+    list_access_keys(std::optional<std::int64_t> user_id) const = 0;
+    [[nodiscard]] virtual std::optional<access_key_row> find_access_key(std::int64_t id) const = 0;
+    virtual access_key_row insert_access_key(const access_key_row& row) = 0;
+    /// Writes name, app, models, rpm, tpm, expires_at and revoked_at.
+    virtual access_key_row update_access_key(const access_key_row& row) = 0;
+    /// Records last-used times (key id, RFC 3339 time) in one transaction.
+    virtual void
+    touch_access_keys(const std::vector<std::pair<std::int64_t, std::string>>& last_used) = 0;
 };
 
 /// The newest schema version this build knows.

@@ -2,6 +2,8 @@
 
 #include "aignehub/errors.hpp"
 #include "aignehub/providers.hpp"
+#include "aignehub/users.hpp"
+#include "auth/keys.hpp"
 #include "http/errors.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -17,7 +19,8 @@ using http::beast_http::status;
 using http::beast_http::verb;
 using nlohmann::json;
 
-constexpr http::route_options admin_route{.blocking = true, .loopback_only = true};
+constexpr http::route_options for_managers{.blocking = true, .who = http::access::manager};
+constexpr http::route_options for_key_holders{.blocking = true, .who = http::access::key};
 
 // The request body as a JSON object; an empty body is an empty object.
 json body_of(const http::request& req) {
@@ -33,14 +36,23 @@ json body_of(const http::request& req) {
     }
 }
 
-std::int64_t id_of(const http::route_params& params) {
-    const std::string_view text = params.get("id");
+std::int64_t number_of(const http::route_context& ctx, std::string_view placeholder,
+                       const char* what) {
+    const std::string_view text = ctx.params.get(placeholder);
     std::int64_t id = 0;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
     if (ec != std::errc{} || ptr != text.data() + text.size() || id <= 0) {
-        throw not_found_error("no credential with id '" + std::string(text) + "'");
+        throw not_found_error(std::string("no ") + what + " with id '" + std::string(text) + "'");
     }
     return id;
+}
+
+std::string name_of(const http::route_context& ctx) {
+    return std::string(ctx.params.get("name"));
+}
+
+actor actor_of(const http::route_context& ctx) {
+    return {ctx.who->user_id, ctx.who->role};
 }
 
 void answer(http::response& res, status code, const json& body) {
@@ -57,14 +69,16 @@ json listing(json items) {
 // where their HTTP statuses are decided.
 template <class Fn> http::handler guarded(Fn fn) {
     return [fn = std::move(fn)](const http::request& req, http::response& res,
-                                const http::route_params& params) {
+                                const http::route_context& ctx) {
         try {
-            fn(req, res, params);
+            fn(req, res, ctx);
         } catch (const invalid_input& e) {
             http::make_error(res, http::error_kind::bad_request, e.what(), e.field(),
                              "invalid_value");
         } catch (const not_found_error& e) {
             http::make_error(res, http::error_kind::not_found, e.what());
+        } catch (const forbidden_error& e) {
+            http::make_error(res, http::error_kind::forbidden, e.what());
         } catch (const conflict_error& e) {
             http::make_error(res, http::error_kind::conflict, e.what());
         } catch (const credential_rejected& e) {
@@ -81,74 +95,135 @@ template <class Fn> http::handler guarded(Fn fn) {
     };
 }
 
-} // namespace
-
-void add_routes(http::router& r, std::shared_ptr<provider_service> providers) {
+void add_provider_routes(http::router& r, const std::shared_ptr<provider_service>& p) {
     const std::string base = "/api/admin/providers";
     const std::string one = base + "/{name}";
     const std::string creds = one + "/credentials";
     const std::string cred = creds + "/{id}";
-    auto p = std::move(providers);
+    const auto id = [](const http::route_context& ctx) {
+        return number_of(ctx, "id", "credential");
+    };
 
     r.add(verb::get, "/api/admin/catalogue", guarded([p](auto&, auto& res, auto&) {
               answer(res, status::ok, listing(p->catalogue()));
           }),
-          admin_route);
+          for_managers);
     r.add(verb::get, base,
           guarded([p](auto&, auto& res, auto&) { answer(res, status::ok, listing(p->list())); }),
-          admin_route);
+          for_managers);
     r.add(verb::post, base, guarded([p](auto& req, auto& res, auto&) {
               answer(res, status::created, p->add(body_of(req)));
           }),
-          admin_route);
-    r.add(verb::get, one, guarded([p](auto&, auto& res, auto& params) {
-              answer(res, status::ok, p->get(std::string(params.get("name"))));
+          for_managers);
+    r.add(verb::get, one, guarded([p](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, p->get(name_of(ctx)));
           }),
-          admin_route);
-    r.add(verb::patch, one, guarded([p](auto& req, auto& res, auto& params) {
-              answer(res, status::ok, p->update(std::string(params.get("name")), body_of(req)));
+          for_managers);
+    r.add(verb::patch, one, guarded([p](auto& req, auto& res, auto& ctx) {
+              answer(res, status::ok, p->update(name_of(ctx), body_of(req)));
           }),
-          admin_route);
-    r.add(verb::delete_, one, guarded([p](auto&, auto& res, auto& params) {
-              p->remove(std::string(params.get("name")));
+          for_managers);
+    r.add(verb::delete_, one, guarded([p](auto&, auto& res, auto& ctx) {
+              p->remove(name_of(ctx));
               res.result(status::no_content);
           }),
-          admin_route);
-    r.add(verb::post, one + "/test", guarded([p](auto&, auto& res, auto& params) {
-              answer(res, status::ok, p->test(std::string(params.get("name"))));
+          for_managers);
+    r.add(verb::post, one + "/test", guarded([p](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, p->test(name_of(ctx)));
           }),
-          admin_route);
-    r.add(verb::get, creds, guarded([p](auto&, auto& res, auto& params) {
-              answer(res, status::ok,
-                     listing(p->list_credentials(std::string(params.get("name")))));
+          for_managers);
+    r.add(verb::get, creds, guarded([p](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, listing(p->list_credentials(name_of(ctx))));
           }),
-          admin_route);
-    r.add(verb::post, creds, guarded([p](auto& req, auto& res, auto& params) {
-              answer(res, status::created,
-                     p->add_credential(std::string(params.get("name")), body_of(req)));
+          for_managers);
+    r.add(verb::post, creds, guarded([p](auto& req, auto& res, auto& ctx) {
+              answer(res, status::created, p->add_credential(name_of(ctx), body_of(req)));
           }),
-          admin_route);
-    r.add(verb::get, cred, guarded([p](auto&, auto& res, auto& params) {
-              answer(res, status::ok,
-                     p->get_credential(std::string(params.get("name")), id_of(params)));
+          for_managers);
+    r.add(verb::get, cred, guarded([p, id](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, p->get_credential(name_of(ctx), id(ctx)));
           }),
-          admin_route);
-    r.add(verb::patch, cred, guarded([p](auto& req, auto& res, auto& params) {
-              answer(res, status::ok,
-                     p->update_credential(std::string(params.get("name")), id_of(params),
-                                          body_of(req)));
+          for_managers);
+    r.add(verb::patch, cred, guarded([p, id](auto& req, auto& res, auto& ctx) {
+              answer(res, status::ok, p->update_credential(name_of(ctx), id(ctx), body_of(req)));
           }),
-          admin_route);
-    r.add(verb::delete_, cred, guarded([p](auto&, auto& res, auto& params) {
-              p->remove_credential(std::string(params.get("name")), id_of(params));
+          for_managers);
+    r.add(verb::delete_, cred, guarded([p, id](auto&, auto& res, auto& ctx) {
+              p->remove_credential(name_of(ctx), id(ctx));
               res.result(status::no_content);
           }),
-          admin_route);
-    r.add(verb::post, cred + "/test", guarded([p](auto&, auto& res, auto& params) {
-              answer(res, status::ok,
-                     p->test_credential(std::string(params.get("name")), id_of(params)));
+          for_managers);
+    r.add(verb::post, cred + "/test", guarded([p, id](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, p->test_credential(name_of(ctx), id(ctx)));
           }),
-          admin_route);
+          for_managers);
+}
+
+void add_user_routes(http::router& r, const std::shared_ptr<user_service>& u) {
+    const auto user_id = [](const http::route_context& ctx) {
+        return number_of(ctx, "id", "user");
+    };
+    const auto key_id = [](const http::route_context& ctx) {
+        return number_of(ctx, "id", "access key");
+    };
+    r.add(verb::get, "/api/me", guarded([u](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, u->me(ctx.who->user_id, ctx.who->key_id));
+          }),
+          for_key_holders);
+    r.add(verb::get, "/api/admin/users", guarded([u](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, listing(u->list_users(actor_of(ctx))));
+          }),
+          for_key_holders);
+    r.add(verb::post, "/api/admin/users", guarded([u](auto& req, auto& res, auto& ctx) {
+              answer(res, status::created, u->add_user(actor_of(ctx), body_of(req)));
+          }),
+          for_key_holders);
+    r.add(verb::get, "/api/admin/users/{id}", guarded([u, user_id](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, u->get_user(actor_of(ctx), user_id(ctx)));
+          }),
+          for_key_holders);
+    r.add(verb::patch, "/api/admin/users/{id}",
+          guarded([u, user_id](auto& req, auto& res, auto& ctx) {
+              answer(res, status::ok, u->update_user(actor_of(ctx), user_id(ctx), body_of(req)));
+          }),
+          for_key_holders);
+    r.add(verb::get, "/api/admin/keys", guarded([u](auto& req, auto& res, auto& ctx) {
+              // ?user_id=N narrows the listing; no query string lists what the caller may see.
+              std::optional<std::int64_t> owner;
+              const std::string_view target = req.target();
+              if (const auto q = target.find("?user_id="); q != std::string_view::npos) {
+                  http::route_context query;
+                  query.params.add("id", std::string(target.substr(q + 9)));
+                  owner = number_of(query, "id", "user");
+              }
+              answer(res, status::ok, listing(u->list_keys(actor_of(ctx), owner)));
+          }),
+          for_key_holders);
+    r.add(verb::post, "/api/admin/keys", guarded([u](auto& req, auto& res, auto& ctx) {
+              answer(res, status::created, u->create_key(actor_of(ctx), body_of(req)));
+          }),
+          for_key_holders);
+    r.add(verb::get, "/api/admin/keys/{id}", guarded([u, key_id](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, u->get_key(actor_of(ctx), key_id(ctx)));
+          }),
+          for_key_holders);
+    r.add(verb::patch, "/api/admin/keys/{id}",
+          guarded([u, key_id](auto& req, auto& res, auto& ctx) {
+              answer(res, status::ok, u->update_key(actor_of(ctx), key_id(ctx), body_of(req)));
+          }),
+          for_key_holders);
+    r.add(verb::delete_, "/api/admin/keys/{id}", guarded([u, key_id](auto&, auto& res, auto& ctx) {
+              answer(res, status::ok, u->revoke_key(actor_of(ctx), key_id(ctx)));
+          }),
+          for_key_holders);
+}
+
+} // namespace
+
+void add_routes(http::router& r, std::shared_ptr<provider_service> providers,
+                std::shared_ptr<user_service> users) {
+    add_provider_routes(r, providers);
+    add_user_routes(r, users);
 }
 
 } // namespace aignehub::admin

@@ -6,12 +6,15 @@
 
 namespace aignehub {
 class provider_service;
-}
+class user_service;
+} // namespace aignehub
 
 namespace aignehub::admin {
 
-/// The admin HTTP API under /api/admin: JSON in, JSON out, errors in OpenAI's shape with the
-/// offending field in "param". Until access keys exist, it answers only clients on this machine.
-void add_routes(http::router& r, std::shared_ptr<provider_service> providers);
+/// The admin HTTP API under /api/admin and the self-service /api/me: JSON in, JSON out, errors
+/// in OpenAI's shape with the offending field in "param". Providers need an owner's or admin's
+/// key; users and keys need any key, and the user service decides what its holder may do.
+void add_routes(http::router& r, std::shared_ptr<provider_service> providers,
+                std::shared_ptr<user_service> users);
 
 } // namespace aignehub::admin

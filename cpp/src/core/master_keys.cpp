@@ -2,6 +2,9 @@
 
 #include "aignehub/errors.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <cstring>
 #include <set>
 
 namespace aignehub::detail {
@@ -18,6 +21,34 @@ void put_sealed(credential_row& row, crypto::sealed_secret sealed) {
     row.key_id = std::move(sealed.key_id);
 }
 
+constexpr const char* pepper_setting = "access_key_pepper";
+constexpr const char* pepper_identity = "setting/access_key_pepper";
+
+std::optional<crypto::sealed_secret> stored_pepper(const store& db) {
+    const std::string text = db.get_setting(pepper_setting, "");
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    const auto parsed = nlohmann::json::parse(text, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+        throw store_error("the stored access-key pepper is damaged");
+    }
+    auto ciphertext = crypto::base64_decode(parsed.value("ciphertext", ""));
+    auto wrapped = crypto::base64_decode(parsed.value("wrapped_key", ""));
+    if (!ciphertext || !wrapped) {
+        throw store_error("the stored access-key pepper is damaged");
+    }
+    return crypto::sealed_secret{std::move(*ciphertext), std::move(*wrapped),
+                                 parsed.value("key_id", "")};
+}
+
+void store_pepper(store& db, const crypto::sealed_secret& sealed) {
+    const nlohmann::json value{{"ciphertext", crypto::base64_encode(sealed.ciphertext)},
+                               {"wrapped_key", crypto::base64_encode(sealed.wrapped_key)},
+                               {"key_id", sealed.key_id}};
+    db.put_setting(pepper_setting, value.dump());
+}
+
 } // namespace
 
 std::string credential_identity(std::int64_t id) {
@@ -28,14 +59,15 @@ master_keys::master_keys(std::filesystem::path file, std::optional<std::string> 
                          const store& db)
     : file_(std::move(file)) {
     const auto rows = db.list_credentials(std::nullopt);
+    const auto pepper = stored_pepper(db);
     if (env_value && !env_value->empty()) {
         from_env_ = true;
         ring_ = std::make_shared<const crypto::keyring>(crypto::keyring::parse_env(*env_value));
     } else if (std::filesystem::exists(file_)) {
         ring_ = std::make_shared<const crypto::keyring>(crypto::keyring::read_file(file_));
-    } else if (!rows.empty()) {
-        throw config_error("the database holds " + std::to_string(rows.size()) +
-                           " sealed credentials but there is no master key: set "
+    } else if (!rows.empty() || pepper) {
+        throw config_error("the database holds " + std::to_string(rows.size() + (pepper ? 1 : 0)) +
+                           " sealed secrets but there is no master key: set "
                            "AIGNEHUB_MASTER_KEY or restore " +
                            file_.string());
     } else {
@@ -48,6 +80,9 @@ master_keys::master_keys(std::filesystem::path file, std::optional<std::string> 
         if (ring_->find(row.key_id) == nullptr) {
             missing.insert(row.key_id);
         }
+    }
+    if (pepper && ring_->find(pepper->key_id) == nullptr) {
+        missing.insert(pepper->key_id);
     }
     if (!missing.empty()) {
         std::string ids;
@@ -84,6 +119,31 @@ std::string master_keys::open(const credential_row& row) const {
     return keys->open_secret(sealed_of(row), credential_identity(row.id));
 }
 
+std::array<std::uint8_t, 32> master_keys::access_key_pepper(store& db) const {
+    auto sealed = stored_pepper(db);
+    if (!sealed) {
+        const auto fresh = crypto::random_bytes(32);
+        sealed = ring()->seal_secret(
+            std::string_view(reinterpret_cast<const char*>(fresh.data()), fresh.size()),
+            pepper_identity);
+        store_pepper(db, *sealed);
+    }
+    auto keys = ring();
+    if (keys->find(sealed->key_id) == nullptr && !from_env_ && std::filesystem::exists(file_)) {
+        auto reread = std::make_shared<const crypto::keyring>(crypto::keyring::read_file(file_));
+        const std::lock_guard lock(mu_);
+        ring_ = reread;
+        keys = ring_;
+    }
+    const std::string plain = keys->open_secret(*sealed, pepper_identity);
+    if (plain.size() != 32) {
+        throw store_error("the stored access-key pepper is damaged");
+    }
+    std::array<std::uint8_t, 32> out{};
+    std::memcpy(out.data(), plain.data(), out.size());
+    return out;
+}
+
 master_keys::rotation master_keys::rotate(store& db) {
     rotation result;
     auto current = ring();
@@ -117,6 +177,9 @@ master_keys::rotation master_keys::rotate(store& db) {
     result.resealed = db.reseal_credentials([&](credential_row& row) {
         put_sealed(row, next->rewrap(sealed_of(row), credential_identity(row.id)));
     });
+    if (const auto pepper = stored_pepper(db)) {
+        store_pepper(db, next->rewrap(*pepper, pepper_identity));
+    }
     if (!from_env_) {
         const std::vector keys{next->primary()};
         crypto::keyring::write_file(file_, keys);

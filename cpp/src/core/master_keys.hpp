@@ -31,6 +31,11 @@ public:
     /// (another process rotated the key file), the file is read again once.
     [[nodiscard]] std::string open(const credential_row& row) const;
 
+    /// The secret key of the access-key digests: 32 random bytes made on first use and stored
+    /// sealed like a credential, so that a master-key rotation re-wraps it instead of
+    /// invalidating every access key.
+    [[nodiscard]] std::array<std::uint8_t, 32> access_key_pepper(store& db) const;
+
     struct rotation {
         std::string old_primary;
         std::string new_primary;

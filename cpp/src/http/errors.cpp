@@ -19,6 +19,10 @@ constexpr error_info info_of(error_kind kind) noexcept {
     switch (kind) {
     case error_kind::bad_request:
         return {s::bad_request, "invalid_request_error", "bad_request"};
+    case error_kind::unauthorized:
+        return {s::unauthorized, "invalid_request_error", "invalid_api_key"};
+    case error_kind::rate_limited:
+        return {s::too_many_requests, "rate_limit_error", "rate_limit_exceeded"};
     case error_kind::forbidden:
         return {s::forbidden, "permission_error", "forbidden"};
     case error_kind::not_found:

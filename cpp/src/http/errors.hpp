@@ -10,6 +10,7 @@ namespace aignehub::http {
 /// errors.cpp: that table is the one place that decides status codes and error bodies.
 enum class error_kind {
     bad_request,
+    unauthorized,
     forbidden,
     not_found,
     conflict,
@@ -18,6 +19,7 @@ enum class error_kind {
     request_timeout,
     payload_too_large,
     header_too_large,
+    rate_limited,
     too_many_connections,
     unavailable,
     internal,

@@ -11,13 +11,13 @@ namespace aignehub::http {
 
 void add_health_routes(router& r, std::shared_ptr<store> db) {
     r.add(beast_http::verb::get, "/healthz",
-          [](const request&, response& res, const route_params&) {
+          [](const request&, response& res, const route_context&) {
               res.result(beast_http::status::ok);
               res.set(beast_http::field::content_type, "application/json");
               res.body() = R"({"status":"ok"})";
           });
     r.add(beast_http::verb::get, "/readyz",
-          [db = std::move(db)](const request&, response& res, const route_params&) {
+          [db = std::move(db)](const request&, response& res, const route_context&) {
               res.set(beast_http::field::content_type, "application/json");
               std::string& body = res.body();
               try {

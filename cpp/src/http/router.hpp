@@ -10,6 +10,10 @@
 #include <utility>
 #include <vector>
 
+namespace aignehub::auth {
+struct principal;
+}
+
 namespace aignehub::http {
 
 /// Values taken from a route's {placeholders}.
@@ -32,17 +36,30 @@ private:
     std::vector<std::pair<std::string_view, std::string>> values_;
 };
 
+/// What a handler knows beyond the request: its route's placeholders and, on routes that
+/// require a key, who is calling.
+struct route_context {
+    route_params params;
+    const auth::principal* who = nullptr;
+};
+
 /// A handler fills in the response for a request the router matched. It may throw only for
 /// bugs; the session turns an escaped exception into a 500 without details.
-using handler = std::function<void(const request&, response&, const route_params&)>;
+using handler = std::function<void(const request&, response&, const route_context&)>;
+
+/// Who may call a route.
+enum class access {
+    open,    ///< anyone (health checks)
+    key,     ///< any valid access key
+    manager, ///< an access key of an owner or admin
+};
 
 /// How a route runs.
 struct route_options {
     /// Runs on the control-plane thread pool because it may block (database writes, calls to
     /// providers); other handlers run on the connection's I/O thread.
     bool blocking = false;
-    /// Answered only for clients on this machine.
-    bool loopback_only = false;
+    access who = access::open;
 };
 
 /// Maps (method, path) to handlers. Paths are exact ("/healthz") or patterns with whole-segment

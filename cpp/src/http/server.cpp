@@ -2,6 +2,7 @@
 
 #include "admin/api.hpp"
 #include "aignehub/errors.hpp"
+#include "auth/keys.hpp"
 #include "core/log.hpp"
 #include "http/access_log.hpp"
 #include "http/errors.hpp"
@@ -11,6 +12,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -164,18 +166,6 @@ read_failure classify(const beast::error_code& ec) {
     return {action::answer, http::error_kind::bad_request};
 }
 
-bool is_loopback(const tcp::socket& socket) {
-    beast::error_code ec;
-    const auto address = socket.remote_endpoint(ec).address();
-    if (ec) {
-        return false;
-    }
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-        return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
-    }
-    return address.is_loopback();
-}
-
 std::string endpoint_text(const tcp::socket& socket) {
     beast::error_code ec;
     const auto ep = socket.remote_endpoint(ec);
@@ -224,14 +214,13 @@ void server_config::validate() const {
 }
 
 struct server::impl {
-    impl(server_config config, std::shared_ptr<store> db,
-         std::shared_ptr<provider_service> providers)
-        : cfg(std::move(config)), log(cfg.access_log), threads_wanted(resolve_threads(cfg.threads)),
-          ioc(static_cast<int>(threads_wanted)), acceptor(asio::make_strand(ioc)),
-          work(ioc.get_executor()) {
-        http::add_health_routes(routes, std::move(db));
-        if (providers) {
-            admin::add_routes(routes, std::move(providers));
+    impl(server_config config, server_services services)
+        : cfg(std::move(config)), log(cfg.access_log), keys(services.keys), db(services.db),
+          threads_wanted(resolve_threads(cfg.threads)), ioc(static_cast<int>(threads_wanted)),
+          acceptor(asio::make_strand(ioc)), work(ioc.get_executor()) {
+        http::add_health_routes(routes, services.db);
+        if (services.providers && services.users && services.keys) {
+            admin::add_routes(routes, std::move(services.providers), std::move(services.users));
         }
     }
 
@@ -241,8 +230,12 @@ struct server::impl {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(std::shared_ptr<connection> conn);
-    asio::awaitable<void> handle(const http::request& req, http::response& res,
-                                 bool remote_loopback);
+    asio::awaitable<void> handle(const http::request& req, http::response& res);
+    /// Fills `ctx.who` for a route that needs a key, or answers 401, 403 or 429 and returns
+    /// false. The snapshot that holds the principal stays in `held`.
+    bool admit(const http::request& req, http::response& res, http::access needed,
+               http::route_context& ctx, std::shared_ptr<const auth::key_snapshot>& held);
+    asio::awaitable<void> flush_key_use();
     asio::awaitable<beast::error_code>
     read_request(connection& conn, beast::flat_buffer& buffer,
                  bhttp::request_parser<bhttp::string_body>& parser, exchange& ex);
@@ -289,6 +282,8 @@ struct server::impl {
     // guards still reach the connection registry and the log.
     server_config cfg;
     detail::log_sink log;
+    std::shared_ptr<auth::authenticator> keys;
+    std::shared_ptr<store> db;
     http::router routes;
     mutable std::mutex conns_mu;
     std::condition_variable conns_changed;
@@ -306,6 +301,8 @@ struct server::impl {
     // Blocking handlers (database writes, calls to providers) run here, off the I/O threads.
     // Declared after the io_context so that it is joined first: its tasks refer to sessions.
     asio::thread_pool control{2};
+    // Last-used times of access keys are written from here, off the request path.
+    asio::steady_timer flush_timer{asio::make_strand(control)};
 };
 
 void server::impl::listen() {
@@ -344,6 +341,9 @@ void server::impl::start_threads() {
             log.write(detail::event_line("error", "accept loop ended unexpectedly"));
         }
     });
+    if (keys) {
+        asio::co_spawn(flush_timer.get_executor(), flush_key_use(), asio::detached);
+    }
     threads.reserve(threads_wanted);
     for (unsigned i = 0; i < threads_wanted; ++i) {
         threads.emplace_back([this] { ioc.run(); });
@@ -548,29 +548,153 @@ asio::awaitable<beast::error_code> server::impl::write_response(connection& conn
     co_return ec;
 }
 
-asio::awaitable<void> server::impl::handle(const http::request& req, http::response& res,
-                                           bool remote_loopback) {
+namespace {
+
+// Where a caller put its key. Keys in the query string are refused outright: URLs end up in
+// logs, proxies and browser histories.
+struct presented_key {
+    std::string_view key;
+    std::string_view problem; // non-empty: refuse with this message
+};
+
+presented_key presented(const http::request& req) {
+    const std::string_view target = req.target();
+    if (const auto q = target.find('?'); q != std::string_view::npos) {
+        const std::string_view query = target.substr(q);
+        for (const std::string_view name : {"key=", "api_key=", "access_token=", "token="}) {
+            for (const char lead : {'?', '&'}) {
+                if (query.find(std::string(1, lead) + std::string(name)) !=
+                    std::string_view::npos) {
+                    return {{},
+                            "access keys are not accepted in the query string; send "
+                            "Authorization: Bearer <key>"};
+                }
+            }
+        }
+    }
+    std::string_view bearer;
+    if (const auto header = req.find(bhttp::field::authorization); header != req.end()) {
+        const std::string_view value = header->value();
+        if (value.size() < 7 || !beast::iequals(value.substr(0, 7), "bearer ")) {
+            return {{}, "the Authorization header must be 'Bearer <key>'"};
+        }
+        bearer = value.substr(7);
+        while (!bearer.empty() && bearer.front() == ' ') {
+            bearer.remove_prefix(1);
+        }
+    }
+    const std::string_view api_key = req["x-api-key"];
+    if (!bearer.empty() && !api_key.empty() && bearer != api_key) {
+        return {{}, "Authorization and x-api-key carry different keys"};
+    }
+    return {bearer.empty() ? api_key : bearer, {}};
+}
+
+void refuse_key(http::response& res, std::string_view message, std::string_view code) {
+    http::make_error(res, http::error_kind::unauthorized, message, {}, code);
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"aignehub\"");
+}
+
+void refuse_rate(http::response& res, std::chrono::seconds wait, std::string_view what) {
+    http::make_error(res, http::error_kind::rate_limited,
+                     "this key is over its " + std::string(what) + " limit; retry in " +
+                         std::to_string(wait.count()) + " s");
+    res.set(bhttp::field::retry_after, std::to_string(wait.count()));
+}
+
+} // namespace
+
+bool server::impl::admit(const http::request& req, http::response& res, http::access needed,
+                         http::route_context& ctx,
+                         std::shared_ptr<const auth::key_snapshot>& held) {
+    if (!keys) {
+        refuse_key(res, "this server has no access keys", "invalid_api_key");
+        return false;
+    }
+    const presented_key offered = presented(req);
+    if (!offered.problem.empty()) {
+        refuse_key(res, offered.problem, "invalid_api_key");
+        return false;
+    }
+    const auto now = auth::clock::now();
+    auto checked = keys->verify(offered.key, now);
+    switch (checked.what) {
+    case auth::verdict::ok:
+        break;
+    case auth::verdict::missing:
+        refuse_key(res, "no access key: send Authorization: Bearer <key> or x-api-key",
+                   "missing_api_key");
+        return false;
+    case auth::verdict::malformed:
+        refuse_key(res, "the access key is malformed", "invalid_api_key");
+        return false;
+    case auth::verdict::unknown:
+        refuse_key(res, "the access key is not valid, or was revoked", "invalid_api_key");
+        return false;
+    case auth::verdict::expired:
+        refuse_key(res, "the access key has expired", "expired_api_key");
+        return false;
+    }
+    const auth::principal& who = *checked.who;
+    if (needed == http::access::manager && who.role != "owner" && who.role != "admin") {
+        http::make_error(res, http::error_kind::forbidden,
+                         "this needs the key of an owner or admin");
+        return false;
+    }
+    if (who.rpm) {
+        if (const auto wait = who.runtime->take_request(*who.rpm, now)) {
+            refuse_rate(res, *wait, "requests-per-minute");
+            return false;
+        }
+    }
+    if (who.tpm) {
+        if (const auto wait = who.runtime->token_wait(*who.tpm, now)) {
+            refuse_rate(res, *wait, "tokens-per-minute");
+            return false;
+        }
+    }
+    ctx.who = &who;
+    held = std::move(checked.snapshot);
+    return true;
+}
+
+asio::awaitable<void> server::impl::handle(const http::request& req, http::response& res) {
     auto matched = routes.find(req, res);
     if (!matched) {
         co_return;
     }
     const http::router::route& route = *matched->target;
-    if (route.options.loopback_only && !remote_loopback) {
-        http::make_error(res, http::error_kind::forbidden,
-                         "the admin API answers only clients on this machine");
+    http::route_context ctx{std::move(matched->params)};
+    std::shared_ptr<const auth::key_snapshot> held;
+    if (route.options.who != http::access::open && !admit(req, res, route.options.who, ctx, held)) {
         co_return;
     }
     if (!route.options.blocking) {
-        route.fn(req, res, matched->params);
+        route.fn(req, res, ctx);
         co_return;
     }
     co_await asio::co_spawn(
         control,
         [&]() -> asio::awaitable<void> {
-            route.fn(req, res, matched->params);
+            route.fn(req, res, ctx);
             co_return;
         },
         asio::use_awaitable);
+}
+
+asio::awaitable<void> server::impl::flush_key_use() {
+    for (;;) {
+        flush_timer.expires_after(std::chrono::seconds(5));
+        auto [ec] = co_await flush_timer.async_wait(use_tuple);
+        try {
+            keys->flush_last_used(*db);
+        } catch (const std::exception&) {
+            // The next round retries; last-used times are informational.
+        }
+        if (ec || stopping) {
+            co_return;
+        }
+    }
 }
 
 asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
@@ -582,7 +706,6 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
 
     auto& stream = conn->stream;
     const std::string remote = endpoint_text(stream.socket());
-    const bool remote_loopback = is_loopback(stream.socket());
     beast::flat_buffer buffer;
     // A new connection has the header deadline, counted from the accept, to send its first
     // request; a kept-alive one has the idle deadline to start the next, and then the header
@@ -625,7 +748,7 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
         http::response res{bhttp::status::ok, req.version()};
         stamp(res, ex.request_id);
         try {
-            co_await handle(req, res, remote_loopback);
+            co_await handle(req, res);
         } catch (const std::exception&) {
             res = http::response{bhttp::status::ok, req.version()};
             stamp(res, ex.request_id);
@@ -678,6 +801,9 @@ void server::impl::stop() {
         wait_for_connections_until(steady_clock::now() + std::chrono::seconds(5));
     }
 
+    if (keys) {
+        asio::post(flush_timer.get_executor(), [this] { flush_timer.cancel(); });
+    }
     work.reset();
     ioc.stop();
     for (auto& t : threads) {
@@ -692,10 +818,9 @@ void server::impl::stop() {
     }
 }
 
-server::server(server_config config, std::shared_ptr<store> db,
-               std::shared_ptr<provider_service> providers) {
+server::server(server_config config, server_services services) {
     config.validate();
-    impl_ = std::make_unique<impl>(std::move(config), std::move(db), std::move(providers));
+    impl_ = std::make_unique<impl>(std::move(config), std::move(services));
     impl_->listen();
     impl_->start_threads();
 }

@@ -2,6 +2,7 @@
 
 #include "aignehub/errors.hpp"
 #include "aignehub/store.hpp"
+#include "core/json_input.hpp"
 #include "core/master_keys.hpp"
 #include "providers/catalogue.hpp"
 #include "providers/secrets.hpp"
@@ -20,6 +21,11 @@
 
 namespace aignehub {
 
+using detail::bool_field;
+using detail::has;
+using detail::int_field;
+using detail::only_fields;
+using detail::text_field;
 using nlohmann::json;
 using providers::provider_kind;
 
@@ -46,60 +52,8 @@ std::string now_utc() {
 
 // --- input checking --------------------------------------------------------------------------
 
-// The fields an input object may hold; anything else is refused by name, so a typo is not
-// silently ignored.
-void only_fields(const json& input, std::initializer_list<std::string_view> allowed) {
-    if (!input.is_object()) {
-        throw invalid_input("body", "must be a JSON object");
-    }
-    for (const auto& [key, value] : input.items()) {
-        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-            throw invalid_input(key, "is not a known field");
-        }
-    }
-}
-
-bool has(const json& input, const char* field) {
-    return input.contains(field) && !input.at(field).is_null();
-}
-
-bool printable(std::string_view text) {
-    return std::none_of(text.begin(), text.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
-    });
-}
-
-std::string text_field(const json& input, const char* field, std::size_t max_length) {
-    const json& value = input.at(field);
-    if (!value.is_string()) {
-        throw invalid_input(field, "must be a string");
-    }
-    const auto& text = value.get_ref<const std::string&>();
-    if (text.size() > max_length) {
-        throw invalid_input(field, "must be at most " + std::to_string(max_length) + " characters");
-    }
-    if (!printable(text)) {
-        throw invalid_input(field, "must not contain control characters (CR, LF, NUL, ...)");
-    }
-    return text;
-}
-
-bool bool_field(const json& input, const char* field) {
-    const json& value = input.at(field);
-    if (!value.is_boolean()) {
-        throw invalid_input(field, "must be true or false");
-    }
-    return value.get<bool>();
-}
-
 std::int64_t weight_field(const json& input) {
-    const json& value = input.at("weight");
-    if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
-        value.get<std::int64_t>() > max_weight) {
-        throw invalid_input("weight", "must be a whole number from 1 to 10000");
-    }
-    return value.get<std::int64_t>();
+    return int_field(input, "weight", 1, max_weight);
 }
 
 std::string name_field(const json& input, const char* field) {

@@ -8,7 +8,7 @@ namespace aignehub::detail {
 
 namespace {
 
-constexpr std::array<migration, 2> all_migrations{{
+constexpr std::array<migration, 3> all_migrations{{
     {1, "settings", R"sql(
 CREATE TABLE settings (
     key        TEXT PRIMARY KEY,
@@ -50,6 +50,35 @@ CREATE TABLE credentials (
     UNIQUE (provider_id, name)
 ) STRICT;
 CREATE INDEX credentials_by_provider ON credentials (provider_id);
+)sql"},
+    {3, "users and access keys", R"sql(
+CREATE TABLE users (
+    id               INTEGER PRIMARY KEY,
+    display_name     TEXT NOT NULL,
+    email            TEXT UNIQUE,
+    external_subject TEXT UNIQUE,
+    role             TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    disabled         INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+    created_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) STRICT;
+CREATE TABLE access_keys (
+    id           INTEGER PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    prefix       TEXT NOT NULL UNIQUE,
+    last4        TEXT NOT NULL,
+    digest       BLOB NOT NULL UNIQUE,
+    app          TEXT NOT NULL DEFAULT '',
+    models       TEXT,
+    rpm          INTEGER CHECK (rpm > 0),
+    tpm          INTEGER CHECK (tpm > 0),
+    expires_at   TEXT,
+    revoked_at   TEXT,
+    last_used_at TEXT,
+    created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) STRICT;
+CREATE INDEX access_keys_by_user ON access_keys (user_id);
 )sql"},
 }};
 

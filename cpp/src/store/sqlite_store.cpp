@@ -247,6 +247,130 @@ public:
         });
     }
 
+    [[nodiscard]] std::vector<user_row> list_users() const override {
+        return guarded("list users", [&] {
+            SQLite::Statement q(db_, std::string(user_columns) + " ORDER BY id");
+            std::vector<user_row> rows;
+            while (q.executeStep()) {
+                rows.push_back(read_user(q));
+            }
+            return rows;
+        });
+    }
+
+    [[nodiscard]] std::optional<user_row> find_user(std::int64_t id) const override {
+        return guarded("find a user", [&]() -> std::optional<user_row> {
+            SQLite::Statement q(db_, std::string(user_columns) + " WHERE id = ?");
+            q.bind(1, id);
+            if (!q.executeStep()) {
+                return std::nullopt;
+            }
+            return read_user(q);
+        });
+    }
+
+    user_row insert_user(const user_row& row) override {
+        return guarded("add a user", [&] { return user_by_id(write_new_user(row)); });
+    }
+
+    user_row update_user(const user_row& row) override {
+        return guarded("update a user", [&] {
+            SQLite::Statement q(db_, "UPDATE users SET display_name = ?, email = ?, "
+                                     "external_subject = ?, role = ?, disabled = ?, updated_at = "
+                                     "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?");
+            q.bind(1, row.display_name);
+            bind_optional(q, 2, row.email);
+            bind_optional(q, 3, row.external_subject);
+            q.bind(4, row.role);
+            q.bind(5, row.disabled ? 1 : 0);
+            q.bind(6, row.id);
+            exec_unique(q, "another user has that email or external subject");
+            return user_by_id(row.id);
+        });
+    }
+
+    bool insert_first_user(user_row& user, access_key_row& key) override {
+        return guarded("create the first user", [&] {
+            SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+            if (db_.execAndGet("SELECT COUNT(*) FROM users").getInt64() != 0) {
+                return false;
+            }
+            user = user_by_id(write_new_user(user));
+            key.user_id = user.id;
+            key = key_by_id(write_new_key(key));
+            tx.commit();
+            return true;
+        });
+    }
+
+    [[nodiscard]] std::vector<access_key_row>
+    list_access_keys(std::optional<std::int64_t> user_id) const override {
+        return guarded("list access keys", [&] {
+            SQLite::Statement q(db_,
+                                std::string(key_columns) +
+                                    (user_id ? " WHERE user_id = ? ORDER BY id" : " ORDER BY id"));
+            if (user_id) {
+                q.bind(1, *user_id);
+            }
+            std::vector<access_key_row> rows;
+            while (q.executeStep()) {
+                rows.push_back(read_key(q));
+            }
+            return rows;
+        });
+    }
+
+    [[nodiscard]] std::optional<access_key_row> find_access_key(std::int64_t id) const override {
+        return guarded("find an access key", [&]() -> std::optional<access_key_row> {
+            SQLite::Statement q(db_, std::string(key_columns) + " WHERE id = ?");
+            q.bind(1, id);
+            if (!q.executeStep()) {
+                return std::nullopt;
+            }
+            return read_key(q);
+        });
+    }
+
+    access_key_row insert_access_key(const access_key_row& row) override {
+        return guarded("add an access key", [&] { return key_by_id(write_new_key(row)); });
+    }
+
+    access_key_row update_access_key(const access_key_row& row) override {
+        return guarded("update an access key", [&] {
+            SQLite::Statement q(db_,
+                                "UPDATE access_keys SET name = ?, app = ?, models = ?, rpm = ?, "
+                                "tpm = ?, expires_at = ?, revoked_at = ? WHERE id = ?");
+            q.bind(1, row.name);
+            q.bind(2, row.app);
+            bind_optional(q, 3, row.models);
+            bind_optional(q, 4, row.rpm);
+            bind_optional(q, 5, row.tpm);
+            bind_optional(q, 6, row.expires_at);
+            bind_optional(q, 7, row.revoked_at);
+            q.bind(8, row.id);
+            q.exec();
+            return key_by_id(row.id);
+        });
+    }
+
+    void
+    touch_access_keys(const std::vector<std::pair<std::int64_t, std::string>>& last_used) override {
+        guarded("record key use", [&] {
+            SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Statement q(db_, "UPDATE access_keys SET last_used_at = ? WHERE id = ? AND "
+                                     "(last_used_at IS NULL OR last_used_at < ?)");
+            for (const auto& [id, when] : last_used) {
+                q.bind(1, when);
+                q.bind(2, id);
+                q.bind(3, when);
+                q.exec();
+                q.reset();
+            }
+            tx.commit();
+            return 0;
+        });
+    }
+
 private:
     static constexpr const char* now_sql = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
     static constexpr const char* provider_columns =
@@ -364,6 +488,96 @@ private:
         q.bind(3, row.key_id);
         q.bind(4, row.id);
         q.exec();
+    }
+
+    static constexpr const char* user_columns =
+        "SELECT id, display_name, email, external_subject, role, disabled, created_at, "
+        "updated_at FROM users";
+    static constexpr const char* key_columns =
+        "SELECT id, user_id, name, prefix, last4, digest, app, models, rpm, tpm, expires_at, "
+        "revoked_at, last_used_at, created_at FROM access_keys";
+
+    static user_row read_user(SQLite::Statement& q) {
+        user_row r;
+        r.id = q.getColumn(0).getInt64();
+        r.display_name = q.getColumn(1).getString();
+        r.email = optional_text(q.getColumn(2));
+        r.external_subject = optional_text(q.getColumn(3));
+        r.role = q.getColumn(4).getString();
+        r.disabled = q.getColumn(5).getInt() != 0;
+        r.created_at = q.getColumn(6).getString();
+        r.updated_at = q.getColumn(7).getString();
+        return r;
+    }
+
+    static access_key_row read_key(SQLite::Statement& q) {
+        access_key_row r;
+        r.id = q.getColumn(0).getInt64();
+        r.user_id = q.getColumn(1).getInt64();
+        r.name = q.getColumn(2).getString();
+        r.prefix = q.getColumn(3).getString();
+        r.last4 = q.getColumn(4).getString();
+        r.digest = read_blob(q.getColumn(5));
+        r.app = q.getColumn(6).getString();
+        r.models = optional_text(q.getColumn(7));
+        if (!q.getColumn(8).isNull()) {
+            r.rpm = q.getColumn(8).getInt64();
+        }
+        if (!q.getColumn(9).isNull()) {
+            r.tpm = q.getColumn(9).getInt64();
+        }
+        r.expires_at = optional_text(q.getColumn(10));
+        r.revoked_at = optional_text(q.getColumn(11));
+        r.last_used_at = optional_text(q.getColumn(12));
+        r.created_at = q.getColumn(13).getString();
+        return r;
+    }
+
+    user_row user_by_id(std::int64_t id) const {
+        SQLite::Statement q(db_, std::string(user_columns) + " WHERE id = ?");
+        q.bind(1, id);
+        if (!q.executeStep()) {
+            throw not_found_error("the user no longer exists");
+        }
+        return read_user(q);
+    }
+
+    access_key_row key_by_id(std::int64_t id) const {
+        SQLite::Statement q(db_, std::string(key_columns) + " WHERE id = ?");
+        q.bind(1, id);
+        if (!q.executeStep()) {
+            throw not_found_error("the access key no longer exists");
+        }
+        return read_key(q);
+    }
+
+    std::int64_t write_new_user(const user_row& row) {
+        SQLite::Statement q(db_, "INSERT INTO users (display_name, email, external_subject, role, "
+                                 "disabled) VALUES (?,?,?,?,?)");
+        q.bind(1, row.display_name);
+        bind_optional(q, 2, row.email);
+        bind_optional(q, 3, row.external_subject);
+        q.bind(4, row.role);
+        q.bind(5, row.disabled ? 1 : 0);
+        exec_unique(q, "another user has that email or external subject");
+        return db_.getLastInsertRowid();
+    }
+
+    std::int64_t write_new_key(const access_key_row& row) {
+        SQLite::Statement q(db_, "INSERT INTO access_keys (user_id, name, prefix, last4, digest, "
+                                 "app, models, rpm, tpm, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+        q.bind(1, row.user_id);
+        q.bind(2, row.name);
+        q.bind(3, row.prefix);
+        q.bind(4, row.last4);
+        q.bind(5, row.digest.data(), static_cast<int>(row.digest.size()));
+        q.bind(6, row.app);
+        bind_optional(q, 7, row.models);
+        bind_optional(q, 8, row.rpm);
+        bind_optional(q, 9, row.tpm);
+        bind_optional(q, 10, row.expires_at);
+        exec_unique(q, "an access key with that prefix already exists");
+        return db_.getLastInsertRowid();
     }
 
     static SQLite::Database open(const std::string& path) {
