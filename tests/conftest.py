@@ -7,6 +7,7 @@ asserts on how fast anything happens.
 
 from __future__ import annotations
 
+import enum
 import http.client
 import json
 import os
@@ -17,10 +18,11 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import pytest
 
@@ -94,11 +96,83 @@ def request(
         conn.close()
 
 
-def admin(server: Server, method: str, path: str, body: Any = None) -> Response:
-    """Calls the admin API: `body` is sent as JSON unless it is bytes (sent as they are)."""
+# --- access keys -----------------------------------------------------------------------------
+
+
+class _Owner(enum.Enum):
+    KEY = "the owner key of the server's hub"
+
+
+# The default key of `api` and `admin`: the owner key of the hub that served the server.
+OWNER = _Owner.KEY
+# What `api` sends: a key (as a bearer token), None for no key at all, or the hub owner's key.
+KeyChoice: TypeAlias = str | None | Literal[_Owner.KEY]
+
+_owner_keys: weakref.WeakKeyDictionary[Hub, str] = weakref.WeakKeyDictionary()
+_hub_of: weakref.WeakKeyDictionary[Server, weakref.ref[Hub]] = weakref.WeakKeyDictionary()
+
+
+def remember_owner_key(hub: Hub, secret: str) -> None:
+    """Makes `secret` the owner key that `api` sends to servers of `hub` (see `owner_key`)."""
+    _owner_keys[hub] = secret
+
+
+def owner_key(hub: Hub) -> str:
+    """An owner's access key for `hub`, made on first use and kept for this Hub object: the
+    bootstrap key on an empty database, else a new key of its first enabled owner (when another
+    Hub on the same data directory bootstrapped it)."""
+    if hub not in _owner_keys:
+        first = hub.bootstrap()
+        if first is not None:
+            secret = first.key.secret
+        else:
+            owner = next(u for u in hub.users.list() if u.role == "owner" and not u.disabled)
+            secret = hub.keys.create(owner, name="tests").secret
+        remember_owner_key(hub, secret)
+    return _owner_keys[hub]
+
+
+def serve(hub: Hub, **settings: Any) -> Server:
+    """Starts a server of `hub` on port 0 (two threads, no access log unless asked); `api` and
+    `admin` call it with the hub's owner key unless told otherwise."""
+    server = hub.serve(**{"port": 0, "threads": 2, "access_log": "", **settings})
+    _hub_of[server] = weakref.ref(hub)
+    return server
+
+
+def key_of(server: Server) -> str:
+    """The owner key `api` sends to `server` by default."""
+    hub = _hub_of[server]() if server in _hub_of else None
+    assert hub is not None, "start the server with conftest.serve(hub) or pass a key"
+    return owner_key(hub)
+
+
+def api(
+    server: Server,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    key: KeyChoice = OWNER,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Calls the JSON API with `key` as ``Authorization: Bearer``: `body` is sent as JSON unless
+    it is bytes (sent as they are); `headers` are added last and win."""
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    return request(server, method, f"/api/admin{path}", headers=headers, body=data)
+    fields = {"Content-Type": "application/json"} if data is not None else {}
+    if key is OWNER:
+        key = key_of(server)
+    if key is not None:
+        fields["Authorization"] = f"Bearer {key}"
+    return request(server, method, path, headers={**fields, **(headers or {})}, body=data)
+
+
+def admin(
+    server: Server, method: str, path: str, body: Any = None, *, key: KeyChoice = OWNER
+) -> Response:
+    """Calls the admin API (`path` is below /api/admin), as the hub's owner unless `key` says
+    otherwise; see `api`."""
+    return api(server, method, f"/api/admin{path}", body, key=key)
 
 
 # --- upstream providers ----------------------------------------------------------------------
@@ -402,11 +476,11 @@ def hub(data_dir: Path) -> Iterator[Hub]:
 @pytest.fixture
 def start_server(hub: Hub) -> Iterator[StartServer]:
     """Starts servers on port 0 (two threads, no access log unless asked) with the given
-    settings, and stops them after the test."""
+    settings, and stops them after the test; `admin` calls them as the hub's owner."""
     started: list[Server] = []
 
     def start(**settings: Any) -> Server:
-        server = hub.serve(**{"port": 0, "threads": 2, "access_log": "", **settings})
+        server = serve(hub, **settings)
         started.append(server)
         return server
 

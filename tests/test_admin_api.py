@@ -1,5 +1,5 @@
 """The admin HTTP API on a running server: the provider and credential lifecycle with its
-statuses and shapes, refused keys, and answering only clients on this machine."""
+statuses and shapes, refused keys, and an owner's access key required from every address."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from conftest import (
     admin,
     assert_json_error,
     from_http_client,
+    key_of,
     openai_upstream,
 )
 from replay import ReplayServer
@@ -199,32 +200,39 @@ def own_non_loopback_address() -> str | None:
     return next((a for a in candidates if not ipaddress.ip_address(a).is_loopback), None)
 
 
-def request_from(address: str, server: Server, method: str, path: str) -> Response:
+def request_from(
+    address: str, server: Server, method: str, path: str, key: str | None = None
+) -> Response:
     conn = http.client.HTTPConnection(address, server.port, timeout=HANG_GUARD)
     try:
         body = b'{"kind": "openai"}' if method == "POST" else None
-        conn.request(method, path, body=body)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        conn.request(method, path, body=body, headers=headers)
         return from_http_client(conn.getresponse())
     finally:
         conn.close()
 
 
-def test_admin_api_answers_only_this_machine(hub: Hub, start_server: StartServer) -> None:
+def test_admin_api_needs_a_key_from_any_address(hub: Hub, start_server: StartServer) -> None:
     address = own_non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to connect from")
     server = start_server(host="0.0.0.0")
-
-    for method, path in [
+    routes = [
         ("GET", "/api/admin/providers"),
         ("POST", "/api/admin/providers"),
         ("GET", "/api/admin/catalogue"),
         ("DELETE", "/api/admin/providers/openai"),
-    ]:
-        answer = request_from(address, server, method, path)
-        assert_json_error(answer, 403, "forbidden")
-        assert answer.json()["error"]["type"] == "permission_error"
+    ]
+
+    for from_address in (address, "127.0.0.1"):
+        for method, path in routes:
+            answer = request_from(from_address, server, method, path)
+            assert_json_error(answer, 401, "missing_api_key")
+            assert answer.headers["www-authenticate"] == 'Bearer realm="aignehub"'
 
     assert request_from(address, server, "GET", "/healthz").status == 200
     assert hub.providers.list() == []
-    assert admin(server, "GET", "/providers").status == 200
+    key = key_of(server)
+    assert listing(request_from(address, server, "GET", "/api/admin/providers", key)) == []
+    assert len(listing(request_from(address, server, "GET", "/api/admin/catalogue", key))) > 0

@@ -10,7 +10,7 @@ import pytest
 
 import aignehub
 from aignehub import Hub, Provider
-from conftest import admin, assert_json_error, openai_upstream
+from conftest import admin, assert_json_error, openai_upstream, serve
 from replay import ReplayServer
 
 KEY_1, KEY_2, KEY_3 = "sk-env-one-1111111111", "sk-env-two-2222222222", "sk-env-new-3333333333"
@@ -128,7 +128,7 @@ def test_env_rows_are_read_only_but_testable(
         for call in refused:
             with pytest.raises(aignehub.ConflictError, match="environment"):
                 call()
-        server = hub.serve(port=0, access_log="")
+        server = serve(hub)
         for method, path, body in [
             ("PATCH", "/providers/openai", {"display_name": "Mine"}),
             ("DELETE", "/providers/openai", None),

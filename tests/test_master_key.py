@@ -13,7 +13,7 @@ import pytest
 
 import aignehub
 from aignehub import Hub
-from conftest import admin, openai_upstream
+from conftest import admin, openai_upstream, serve
 from replay import ReplayServer
 
 KEYS = {"default": "sk-first-6666666666666666", "second": "sk-second-777777777777777"}
@@ -137,7 +137,7 @@ def test_rotation_with_the_key_file(data_dir: Path, replay: ReplayServer) -> Non
     [old_key] = key_lines(data_dir)
 
     with Hub(data_dir) as hub:
-        server = hub.serve(port=0, access_log="")
+        server = serve(hub)
         rotated = hub.rotate_master_key()
 
         new_id = hub.master_key_id

@@ -12,7 +12,14 @@ import pytest
 
 import aignehub
 from aignehub import Hub
-from conftest import Response, StartServer, admin, assert_json_error, openai_upstream
+from conftest import (
+    Response,
+    StartServer,
+    admin,
+    assert_json_error,
+    openai_upstream,
+    serve,
+)
 from replay import ReplayServer
 
 CANARY = "sk-canary-7f3a9c1e5b2d40687f3a"
@@ -154,9 +161,7 @@ def test_a_secret_moved_to_another_row_does_not_open(
     with Hub(data_dir) as hub:
         with pytest.raises(aignehub.CryptoError):
             hub.credentials.test("openai", b.id)
-        answer = admin(
-            hub.serve(port=0, access_log=""), "POST", f"/providers/openai/credentials/{b.id}/test"
-        )
+        answer = admin(serve(hub), "POST", f"/providers/openai/credentials/{b.id}/test")
 
         assert_json_error(answer, 500, "internal_error")
         assert leaks(answer.body, key_a, key_b) == []

@@ -15,6 +15,7 @@ from types import FrameType
 from aignehub import _core
 from aignehub._hub import Hub, default_data_dir
 from aignehub._providers import Provider
+from aignehub._users import AccessKey, User
 
 
 def _env_int(name: str, fallback: int) -> int:
@@ -124,7 +125,122 @@ def _parser() -> argparse.ArgumentParser:
         "re-encrypting the secrets. With a key file the new key replaces the old one in it; "
         "with AIGNEHUB_MASTER_KEY set to 'new,old' everything moves to 'new'.",
     )
+    users = commands.add_parser("users", help="list, add and change users").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    users_list = users.add_parser("list", parents=[data_dir], help="list the users")
+    users_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    users_add = users.add_parser("add", parents=[data_dir], help="add a user")
+    users_add.add_argument("display_name")
+    users_add.add_argument("--email")
+    users_add.add_argument("--external-subject", help="issuer|subject of a sign-in provider")
+    users_add.add_argument("--role", choices=["owner", "admin", "member"], default=None)
+    users_update = users.add_parser("update", parents=[data_dir], help="change a user")
+    users_update.add_argument("id", type=int)
+    users_update.add_argument("--display-name")
+    users_update.add_argument("--email")
+    users_update.add_argument("--role", choices=["owner", "admin", "member"], default=None)
+    state = users_update.add_mutually_exclusive_group()
+    state.add_argument("--disable", dest="disabled", action="store_true", default=None)
+    state.add_argument("--enable", dest="disabled", action="store_false")
+
+    keys = commands.add_parser("keys", help="create, list and revoke access keys").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    create = keys.add_parser(
+        "create", parents=[data_dir], help="create an access key (printed once, never again)"
+    )
+    create.add_argument("--user", type=int, required=True, help="the id of the key's user")
+    create.add_argument("--name", required=True)
+    create.add_argument("--app", help="application label recorded with its usage")
+    create.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        help="allow only this model (repeatable; 'provider/*' allows a whole provider)",
+    )
+    create.add_argument("--rpm", type=int, help="requests per minute")
+    create.add_argument("--tpm", type=int, help="tokens per minute")
+    create.add_argument("--expires", help="RFC 3339 UTC time, e.g. 2027-01-31T00:00:00Z")
+    keys_list = keys.add_parser("list", parents=[data_dir], help="list access keys")
+    keys_list.add_argument("--user", type=int, help="only this user's keys")
+    keys_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    revoke = keys.add_parser("revoke", parents=[data_dir], help="revoke an access key")
+    revoke.add_argument("id", type=int)
     return parser
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]))
+
+
+def _print_users(users: list[User], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([dataclasses.asdict(u) for u in users], indent=2))
+        return
+    rows = [("ID", "ROLE", "STATE", "EMAIL", "NAME")]
+    for u in users:
+        state = "disabled" if u.disabled else "active"
+        rows.append((str(u.id), u.role, state, u.email or "-", u.display_name))
+    _table(rows)
+
+
+def _print_keys(keys: list[AccessKey], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([dataclasses.asdict(k) for k in keys], indent=2))
+        return
+    rows = [("ID", "USER", "STATE", "HINT", "NAME")]
+    for k in keys:
+        state = "revoked" if k.revoked_at else "active" if k.active else "expired"
+        rows.append((str(k.id), str(k.user_id), state, k.hint, k.name))
+    _table(rows)
+
+
+def _users(args: argparse.Namespace) -> int:
+    with Hub(args.data_dir) as hub:
+        if args.action == "list":
+            _print_users(hub.users.list(), args.json)
+        elif args.action == "add":
+            user = hub.users.add(
+                args.display_name,
+                email=args.email,
+                external_subject=args.external_subject,
+                role=args.role,
+            )
+            _print_users([user], False)
+        else:
+            user = hub.users.update(
+                args.id,
+                display_name=args.display_name,
+                email=args.email,
+                role=args.role,
+                disabled=args.disabled,
+            )
+            _print_users([user], False)
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    with Hub(args.data_dir) as hub:
+        if args.action == "create":
+            key = hub.keys.create(
+                args.user,
+                name=args.name,
+                app=args.app,
+                models=args.models,
+                rpm=args.rpm,
+                tpm=args.tpm,
+                expires=args.expires,
+            )
+            print(f"created key {key.id} ({key.hint}) for user {key.user_id}; it is shown once:")
+            print(key.secret)
+        elif args.action == "list":
+            _print_keys(hub.keys.list(args.user), args.json)
+        else:
+            _print_keys([hub.keys.revoke(args.id)], False)
+    return 0
 
 
 def _api_key(args: argparse.Namespace) -> str | None:
@@ -147,9 +263,7 @@ def _print_providers(providers: list[Provider], as_json: bool) -> None:
     for p in providers:
         keys = ", ".join(f"{c.name} {c.key_hint or '-'} ({c.status})" for c in p.credentials)
         rows.append((p.name, p.kind, p.status, keys or "-", p.base_url))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]]))
+    _table(rows)
 
 
 def _providers(args: argparse.Namespace) -> int:
@@ -198,6 +312,14 @@ def _serve(args: argparse.Namespace) -> int:
         stop.set()
 
     with Hub(args.data_dir) as hub:
+        first = hub.bootstrap()
+        if first is not None:
+            print(
+                "aignehub: created the owner account. Its access key is shown this once; "
+                "store it now:\n"
+                f"  {first.key.secret}",
+                flush=True,
+            )
         server = hub.serve(
             args.host,
             args.port,
@@ -230,7 +352,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 2
-    run = {"serve": _serve, "providers": _providers, "master-key": _master_key}[args.command]
+    run = {
+        "serve": _serve,
+        "providers": _providers,
+        "master-key": _master_key,
+        "users": _users,
+        "keys": _keys,
+    }[args.command]
     try:
         return run(args)
     except _core.ConfigError as e:

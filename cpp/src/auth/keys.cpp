@@ -3,6 +3,7 @@
 #include "aignehub/crypto.hpp"
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -171,11 +172,61 @@ void key_runtime::mark_used(clock::time_point now) noexcept {
         std::memory_order_relaxed);
 }
 
+struct authenticator::prepared_hmac {
+    struct md_ctx_free {
+        void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+    };
+    using md_ctx = std::unique_ptr<EVP_MD_CTX, md_ctx_free>;
+    md_ctx inner{EVP_MD_CTX_new()};
+    md_ctx outer{EVP_MD_CTX_new()};
+
+    explicit prepared_hmac(const std::array<std::uint8_t, 32>& key) {
+        constexpr std::size_t block = 64;
+        std::array<std::uint8_t, block> ipad{};
+        std::array<std::uint8_t, block> opad{};
+        for (std::size_t i = 0; i < block; ++i) {
+            const std::uint8_t k = i < key.size() ? key[i] : 0;
+            ipad[i] = static_cast<std::uint8_t>(k ^ 0x36U);
+            opad[i] = static_cast<std::uint8_t>(k ^ 0x5cU);
+        }
+        if (!inner || !outer || EVP_DigestInit_ex(inner.get(), EVP_sha256(), nullptr) != 1 ||
+            EVP_DigestUpdate(inner.get(), ipad.data(), block) != 1 ||
+            EVP_DigestInit_ex(outer.get(), EVP_sha256(), nullptr) != 1 ||
+            EVP_DigestUpdate(outer.get(), opad.data(), block) != 1) {
+            throw std::runtime_error("cannot prepare HMAC-SHA-256");
+        }
+        OPENSSL_cleanse(ipad.data(), ipad.size());
+        OPENSSL_cleanse(opad.data(), opad.size());
+    }
+
+    std::array<std::uint8_t, 32> operator()(std::string_view message) const {
+        // One scratch context per thread: copying a prepared state allocates nothing once warm.
+        thread_local md_ctx scratch{EVP_MD_CTX_new()};
+        std::array<std::uint8_t, 32> inner_digest{};
+        std::array<std::uint8_t, 32> out{};
+        unsigned length = 0;
+        if (EVP_MD_CTX_copy_ex(scratch.get(), inner.get()) != 1 ||
+            EVP_DigestUpdate(scratch.get(), message.data(), message.size()) != 1 ||
+            EVP_DigestFinal_ex(scratch.get(), inner_digest.data(), &length) != 1 ||
+            EVP_MD_CTX_copy_ex(scratch.get(), outer.get()) != 1 ||
+            EVP_DigestUpdate(scratch.get(), inner_digest.data(), inner_digest.size()) != 1 ||
+            EVP_DigestFinal_ex(scratch.get(), out.data(), &length) != 1) {
+            throw std::runtime_error("HMAC-SHA-256 failed");
+        }
+        return out;
+    }
+};
+
 authenticator::authenticator(std::array<std::uint8_t, 32> pepper)
-    : pepper_(pepper), snapshot_(std::make_shared<const key_snapshot>()) {}
+    : hmac_(std::make_shared<const prepared_hmac>(pepper)),
+      snapshot_(std::make_shared<const key_snapshot>()) {
+    OPENSSL_cleanse(pepper.data(), pepper.size());
+}
+
+authenticator::~authenticator() = default;
 
 std::array<std::uint8_t, 32> authenticator::digest(std::string_view key) const {
-    return crypto::hmac_sha256(pepper_, key);
+    return (*hmac_)(key);
 }
 
 void authenticator::rebuild(const store& db) {
