@@ -114,5 +114,26 @@ TEST(Errors, MessageIsEscaped) {
     EXPECT_EQ(body["error"]["message"], "bad \"thing\"\n");
 }
 
+TEST(Router, ARestPlaceholderTakesTheRestOfThePath) {
+    router r;
+    r.add(beast_http::verb::get, "/v1/models/{model+}",
+          [](const request&, response& res, const route_context& ctx) {
+              res.body() = std::string(ctx.params.get("model"));
+          });
+    response res;
+    const auto m = r.find(make_request(beast_http::verb::get, "/v1/models/openrouter/a/b"), res);
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->params.get("model"), "openrouter/a/b");
+    const auto encoded =
+        r.find(make_request(beast_http::verb::get, "/v1/models/openai%2Fgpt-4o"), res);
+    ASSERT_TRUE(encoded.has_value());
+    EXPECT_EQ(encoded->params.get("model"), "openai/gpt-4o");
+    for (const char* miss : {"/v1/models", "/v1/models/", "/v1/models/a/", "/v1/models/a%2",
+                             "/v1/models/a%zz", "/v1/models/a%00b"}) {
+        response not_found;
+        EXPECT_FALSE(r.find(make_request(beast_http::verb::get, miss), not_found)) << miss;
+    }
+}
+
 } // namespace
 } // namespace aignehub::http

@@ -35,6 +35,9 @@ public:
     [[nodiscard]] nlohmann::json catalogue() const;
 
     [[nodiscard]] nlohmann::json list() const;
+    /// Every model the enabled providers' listings named at their last successful check:
+    /// [{"id":"<provider>/<model>","provider","model"}].
+    [[nodiscard]] nlohmann::json models() const;
     [[nodiscard]] nlohmann::json get(const std::string& name) const;
     /// {kind, name?, display_name?, base_url?, local?, enabled?, settings?, api_key?,
     ///  credential_name?, weight?, validate?}. With api_key (or for a kind that needs none) the

@@ -132,6 +132,13 @@ public:
     /// Re-seals every credential in one transaction (master-key rotation); returns how many.
     virtual std::size_t reseal_credentials(const std::function<void(credential_row&)>& reseal) = 0;
 
+    /// Replaces what a provider's models listing last said, in one transaction.
+    virtual void replace_provider_models(std::int64_t provider_id,
+                                         const std::vector<std::string>& models) = 0;
+    /// (provider name, model) for every enabled provider, ordered.
+    [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>>
+    list_provider_models() const = 0;
+
     [[nodiscard]] virtual std::vector<user_row> list_users() const = 0;
     [[nodiscard]] virtual std::optional<user_row> find_user(std::int64_t id) const = 0;
     /// Throws conflict_error when the email or external subject is taken.

@@ -5,6 +5,8 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include <optional>
+
 namespace aignehub::http {
 
 namespace {
@@ -23,6 +25,46 @@ std::vector<std::string> split_path(std::string_view path) {
 
 bool is_placeholder(const std::string& segment) {
     return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// Percent-decodes a captured path segment; nullopt for a bad escape or an encoded NUL.
+std::optional<std::string> decoded(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    const auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        if (c >= 'A' && c <= 'F') {
+            return c - 'A' + 10;
+        }
+        return -1;
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out.push_back(text[i]);
+            continue;
+        }
+        if (i + 2 >= text.size()) {
+            return std::nullopt;
+        }
+        const int high = hex(text[i + 1]);
+        const int low = hex(text[i + 2]);
+        if (high < 0 || low < 0 || (high == 0 && low == 0)) {
+            return std::nullopt;
+        }
+        out.push_back(static_cast<char>(high * 16 + low));
+        i += 2;
+    }
+    return out;
+}
+
+// "{name+}" as the last segment takes the rest of the path, slashes included.
+bool is_rest(const std::string& segment) {
+    return is_placeholder(segment) && segment[segment.size() - 2] == '+';
 }
 
 const router::route* pick(const std::vector<router::route>& routes, beast_http::verb method) {
@@ -66,16 +108,26 @@ std::optional<router::match> router::find(const request& req, response& res) con
     if (!patterns_.empty() && path.starts_with('/')) {
         const auto parts = split_path(path);
         for (const auto& p : patterns_) {
-            if (p.segments.size() != parts.size()) {
+            const bool rest = is_rest(p.segments.back());
+            if (rest ? parts.size() < p.segments.size() : p.segments.size() != parts.size()) {
                 continue;
             }
             route_params params;
             bool fits = true;
-            for (std::size_t i = 0; i < parts.size() && fits; ++i) {
-                if (is_placeholder(p.segments[i])) {
-                    fits = !parts[i].empty();
-                    const std::string_view name(p.segments[i]);
-                    params.add(name.substr(1, name.size() - 2), parts[i]);
+            for (std::size_t i = 0; i < p.segments.size() && fits; ++i) {
+                const std::string_view name(p.segments[i]);
+                if (rest && i + 1 == p.segments.size()) {
+                    std::string tail = parts[i];
+                    for (std::size_t k = i + 1; k < parts.size(); ++k) {
+                        tail += "/" + parts[k];
+                    }
+                    auto value = decoded(tail);
+                    fits = !parts[i].empty() && !parts.back().empty() && value && !value->empty();
+                    params.add(name.substr(1, name.size() - 3), value.value_or(""));
+                } else if (is_placeholder(p.segments[i])) {
+                    auto value = decoded(parts[i]);
+                    fits = value && !value->empty();
+                    params.add(name.substr(1, name.size() - 2), value.value_or(""));
                 } else {
                     fits = p.segments[i] == parts[i];
                 }

@@ -63,8 +63,9 @@ struct route_options {
 };
 
 /// Maps (method, path) to handlers. Paths are exact ("/healthz") or patterns with whole-segment
-/// placeholders ("/api/admin/providers/{name}"). Unknown paths get a JSON 404, known paths with
-/// another method a JSON 405 with an Allow header; HEAD is served by the GET handler.
+/// placeholders ("/api/admin/providers/{name}"); a last "{name+}" takes the rest of the path.
+/// Unknown paths get a JSON 404, known paths with another method a JSON 405 with an Allow header;
+/// HEAD is served by the GET handler.
 class router {
 public:
     struct route {

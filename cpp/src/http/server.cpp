@@ -3,6 +3,7 @@
 #include "admin/api.hpp"
 #include "aignehub/errors.hpp"
 #include "auth/keys.hpp"
+#include "frontdoor/openai.hpp"
 #include "core/log.hpp"
 #include "http/access_log.hpp"
 #include "http/errors.hpp"
@@ -220,6 +221,7 @@ struct server::impl {
           acceptor(asio::make_strand(ioc)), work(ioc.get_executor()) {
         http::add_health_routes(routes, services.db);
         if (services.providers && services.users && services.keys) {
+            frontdoor::add_openai_routes(routes, services.providers);
             admin::add_routes(routes, std::move(services.providers), std::move(services.users));
         }
     }

@@ -203,17 +203,33 @@ std::string provider_message(const std::string& body) {
     return text;
 }
 
-std::size_t listed_models(const std::string& body) {
+// The model ids of a listing: OpenAI, Anthropic and their kin put them in data[].id, Gemini
+// in models[].name as "models/<id>", Ollama's native listing in models[].name.
+std::vector<std::string> listed_models(const std::string& body) {
+    std::vector<std::string> ids;
     const json parsed = json::parse(body, nullptr, false);
     if (parsed.is_discarded() || !parsed.is_object()) {
-        return 0;
+        return ids;
     }
-    for (const char* field : {"data", "models"}) {
-        if (parsed.contains(field) && parsed[field].is_array()) {
-            return parsed[field].size();
+    const auto collect = [&](const char* list, const char* field) {
+        if (!parsed.contains(list) || !parsed[list].is_array()) {
+            return;
         }
-    }
-    return 0;
+        for (const auto& item : parsed[list]) {
+            if (item.is_object() && item.contains(field) && item[field].is_string()) {
+                std::string id = item[field].get<std::string>();
+                if (id.starts_with("models/")) {
+                    id.erase(0, 7);
+                }
+                if (!id.empty() && id.size() <= 200 && detail::printable(id)) {
+                    ids.push_back(std::move(id));
+                }
+            }
+        }
+    };
+    collect("data", "id");
+    collect("models", "name");
+    return ids;
 }
 
 json credential_json(const credential_row& row, const std::string& provider) {
@@ -279,6 +295,7 @@ struct provider_service::check_outcome {
     std::string status; // connected | invalid_key | unreachable | rate_limited | error
     std::string message;
     std::optional<std::int64_t> code;
+    std::vector<std::string> models; // what a successful listing named
 };
 
 provider_service::provider_service(std::shared_ptr<store> db,
@@ -356,6 +373,14 @@ json provider_service::list() const {
     return out;
 }
 
+json provider_service::models() const {
+    json out = json::array();
+    for (const auto& [provider, model] : db_->list_provider_models()) {
+        out.push_back({{"id", provider + "/" + model}, {"provider", provider}, {"model", model}});
+    }
+    return out;
+}
+
 json provider_service::get(const std::string& name) const {
     return provider_json(provider_named(name));
 }
@@ -366,7 +391,7 @@ provider_service::check_outcome provider_service::check(const provider_row& prov
     std::string why;
     const auto base = upstream::parse_base_url(effective_base_url(provider, kind), why);
     if (!base) {
-        return {"error", "the base URL " + why, std::nullopt};
+        return {"error", "the base URL " + why, std::nullopt, {}};
     }
     upstream::fetch_request request;
     request.origin = *base;
@@ -393,27 +418,32 @@ provider_service::check_outcome provider_service::check(const provider_row& prov
     }
     const upstream::fetch_result result = upstream::fetch_blocking(std::move(request));
     if (result.error != upstream::fetch_error::none) {
-        return {"unreachable", providers::scrub(result.message, secret), std::nullopt};
+        return {"unreachable", providers::scrub(result.message, secret), std::nullopt, {}};
     }
     const auto code = static_cast<std::int64_t>(result.status);
     const std::string message = providers::scrub(provider_message(result.body), secret);
     if (result.status >= 200 && result.status < 300) {
-        const std::size_t n = listed_models(result.body);
+        auto models = listed_models(result.body);
+        const std::size_t n = models.size();
         return {"connected",
-                n > 0 ? "OK: " + std::to_string(n) + " models listed" : std::string("OK"), code};
+                n > 0 ? "OK: " + std::to_string(n) + " models listed" : std::string("OK"), code,
+                std::move(models)};
     }
     if (result.status == 401 || result.status == 403 ||
         (!kind.invalid_key_marker.empty() &&
          result.body.find(kind.invalid_key_marker) != std::string::npos)) {
-        return {"invalid_key", message, code};
+        return {"invalid_key", message, code, {}};
     }
     if (result.status == 429) {
-        return {"rate_limited", message, code};
+        return {"rate_limited", message, code, {}};
     }
-    return {"error", "HTTP " + std::to_string(result.status) + ": " + message, code};
+    return {"error", "HTTP " + std::to_string(result.status) + ": " + message, code, {}};
 }
 
 credential_row provider_service::record(credential_row row, const check_outcome& outcome) const {
+    if (!outcome.models.empty() && row.provider_id != 0) {
+        db_->replace_provider_models(row.provider_id, outcome.models);
+    }
     row.status = outcome.status;
     row.status_message = outcome.message;
     row.status_code = outcome.code;
@@ -508,6 +538,7 @@ json provider_service::add(const json& input) {
     const provider_row stored = db_->insert_provider(row);
     if (secret) {
         try {
+            credential.provider_id = stored.id;
             insert_credential(stored, record(credential, *outcome), *secret);
         } catch (...) {
             db_->delete_provider(stored.id);
@@ -611,6 +642,7 @@ json provider_service::add_credential(const std::string& provider, const json& i
     if (validate && !acceptable(outcome.status)) {
         reject(outcome.status, outcome.message);
     }
+    credential.provider_id = row.id;
     return credential_json(insert_credential(row, record(credential, outcome), secret), row.name);
 }
 

@@ -8,7 +8,7 @@ namespace aignehub::detail {
 
 namespace {
 
-constexpr std::array<migration, 3> all_migrations{{
+constexpr std::array<migration, 4> all_migrations{{
     {1, "settings", R"sql(
 CREATE TABLE settings (
     key        TEXT PRIMARY KEY,
@@ -79,6 +79,14 @@ CREATE TABLE access_keys (
     created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
 CREATE INDEX access_keys_by_user ON access_keys (user_id);
+)sql"},
+    {4, "models listed by providers", R"sql(
+CREATE TABLE provider_models (
+    provider_id INTEGER NOT NULL REFERENCES providers (id) ON DELETE CASCADE,
+    model       TEXT NOT NULL,
+    listed_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (provider_id, model)
+) STRICT;
 )sql"},
 }};
 

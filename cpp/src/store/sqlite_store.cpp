@@ -247,6 +247,41 @@ public:
         });
     }
 
+    void replace_provider_models(std::int64_t provider_id,
+                                 const std::vector<std::string>& models) override {
+        guarded("record a models listing", [&] {
+            SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Statement clear(db_, "DELETE FROM provider_models WHERE provider_id = ?");
+            clear.bind(1, provider_id);
+            clear.exec();
+            SQLite::Statement add(db_, "INSERT OR IGNORE INTO provider_models (provider_id, model) "
+                                       "VALUES (?, ?)");
+            for (const auto& model : models) {
+                add.bind(1, provider_id);
+                add.bind(2, model);
+                add.exec();
+                add.reset();
+            }
+            tx.commit();
+            return 0;
+        });
+    }
+
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>>
+    list_provider_models() const override {
+        return guarded("list models", [&] {
+            SQLite::Statement q(db_,
+                                "SELECT p.name, m.model FROM provider_models m JOIN providers p "
+                                "ON p.id = m.provider_id WHERE p.enabled = 1 "
+                                "ORDER BY p.name, m.model");
+            std::vector<std::pair<std::string, std::string>> rows;
+            while (q.executeStep()) {
+                rows.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+            }
+            return rows;
+        });
+    }
+
     [[nodiscard]] std::vector<user_row> list_users() const override {
         return guarded("list users", [&] {
             SQLite::Statement q(db_, std::string(user_columns) + " ORDER BY id");
