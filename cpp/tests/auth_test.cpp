@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
 
 namespace aignehub::auth {
 namespace {
@@ -167,6 +168,35 @@ TEST_F(AuthenticatorTest, LastUseIsFlushedOffThePath) {
     EXPECT_FALSE(db_->find_access_key(last_.id)->last_used_at);
     keys_.flush_last_used(*db_);
     EXPECT_EQ(db_->find_access_key(last_.id)->last_used_at, format_time(when));
+}
+
+// Readers verify while a writer rebuilds the snapshot: under TSan this is what would show a
+// race between the hot path and the control plane.
+TEST_F(AuthenticatorTest, VerifyingWhileRebuildingIsSafe) {
+    const std::string key = add_key();
+    std::atomic<bool> done{false};
+    std::atomic<int> verified{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+        readers.emplace_back([&] {
+            while (!done) {
+                const auto v = keys_.verify(key, clock::now());
+                if (v.what == verdict::ok && v.who->user_id == user_.id) {
+                    ++verified;
+                }
+            }
+        });
+    }
+    for (int i = 0; i < 20; ++i) {
+        keys_.rebuild(*db_);
+    }
+    done = true;
+    for (auto& t : readers) {
+        t.join();
+    }
+    EXPECT_GT(verified.load(), 0);
+    keys_.flush_last_used(*db_);
+    EXPECT_TRUE(db_->find_access_key(last_.id)->last_used_at);
 }
 
 } // namespace

@@ -271,7 +271,8 @@ void authenticator::rebuild(const store& db) {
         next->by_digest.emplace(std::string(k.digest.begin(), k.digest.end()), std::move(p));
     }
     runtimes_ = std::move(runtimes);
-    snapshot_.store(std::move(next));
+    const std::lock_guard swap(snapshot_mu_);
+    snapshot_ = std::move(next);
 }
 
 verification authenticator::verify(std::string_view key, clock::time_point now) const {
@@ -284,7 +285,10 @@ verification authenticator::verify(std::string_view key, clock::time_point now) 
         return out;
     }
     const auto d = digest(key);
-    out.snapshot = snapshot_.load();
+    {
+        const std::lock_guard lock(snapshot_mu_);
+        out.snapshot = snapshot_;
+    }
     const auto found = out.snapshot->by_digest.find(
         std::string(reinterpret_cast<const char*>(d.data()), d.size()));
     if (found == out.snapshot->by_digest.end() ||
