@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeAlias
 
 import pytest
 
-from aignehub import Hub, Server
+from aignehub import Bootstrap, CreatedKey, Hub, Server, User
 from replay import ReplayServer
 
 # Generous upper bound for anything that should happen "soon" (a response, a close, a process
@@ -69,6 +69,21 @@ def assert_json_error(
     assert isinstance(error["message"], str) and error["message"]
 
 
+def ok(answer: Response, status: int = 200) -> Any:
+    """The JSON of a successful answer, after checking its status and content type."""
+    assert answer.status == status, answer
+    assert answer.headers.get("content-type") == "application/json"
+    return answer.json()
+
+
+def listing(answer: Response) -> list[Any]:
+    payload = ok(answer)
+    assert set(payload) == {"object", "data"} and payload["object"] == "list"
+    data = payload["data"]
+    assert isinstance(data, list)
+    return data
+
+
 def assert_generated_request_id(response: Response) -> None:
     assert GENERATED_REQUEST_ID.fullmatch(response.headers.get("x-request-id", "")), response
 
@@ -99,6 +114,10 @@ def request(
 # --- access keys -----------------------------------------------------------------------------
 
 
+# ahk_ + a 12-character base32 prefix + _ + 32 random bytes in unpadded base64url.
+KEY_FORMAT = re.compile(r"ahk_(?P<prefix>[a-z2-7]{12})_[A-Za-z0-9_-]{43}")
+
+
 class _Owner(enum.Enum):
     KEY = "the owner key of the server's hub"
 
@@ -106,7 +125,7 @@ class _Owner(enum.Enum):
 # The default key of `api` and `admin`: the owner key of the hub that served the server.
 OWNER = _Owner.KEY
 # What `api` sends: a key (as a bearer token), None for no key at all, or the hub owner's key.
-KeyChoice: TypeAlias = str | None | Literal[_Owner.KEY]
+KeyChoice: TypeAlias = str | Literal[_Owner.KEY] | None
 
 _owner_keys: weakref.WeakKeyDictionary[Hub, str] = weakref.WeakKeyDictionary()
 _hub_of: weakref.WeakKeyDictionary[Server, weakref.ref[Hub]] = weakref.WeakKeyDictionary()
@@ -119,17 +138,32 @@ def remember_owner_key(hub: Hub, secret: str) -> None:
 
 def owner_key(hub: Hub) -> str:
     """An owner's access key for `hub`, made on first use and kept for this Hub object: the
-    bootstrap key on an empty database, else a new key of its first enabled owner (when another
-    Hub on the same data directory bootstrapped it)."""
+    bootstrap key on an empty database, else a new key of its first enabled owner (made when
+    there is none, say after a test added users before its first request)."""
     if hub not in _owner_keys:
         first = hub.bootstrap()
         if first is not None:
             secret = first.key.secret
         else:
-            owner = next(u for u in hub.users.list() if u.role == "owner" and not u.disabled)
+            owners = [u for u in hub.users.list() if u.role == "owner" and not u.disabled]
+            owner = owners[0] if owners else hub.users.add("Test owner", role="owner")
             secret = hub.keys.create(owner, name="tests").secret
         remember_owner_key(hub, secret)
     return _owner_keys[hub]
+
+
+@dataclass(frozen=True)
+class Someone:
+    """A user and one access key of theirs."""
+
+    user: User
+    key: CreatedKey
+
+
+def person(hub: Hub, role: str, name: str | None = None, **limits: Any) -> Someone:
+    """A new user with `role` and one access key of theirs (with `limits`: rpm, expires, ...)."""
+    user = hub.users.add(name or f"{role} {len(hub.users.list()) + 1}", role=role)
+    return Someone(user, hub.keys.create(user, name=f"{user.display_name} key", **limits))
 
 
 def serve(hub: Hub, **settings: Any) -> Server:
@@ -474,9 +508,30 @@ def hub(data_dir: Path) -> Iterator[Hub]:
 
 
 @pytest.fixture
-def start_server(hub: Hub) -> Iterator[StartServer]:
+def owner(hub: Hub) -> Bootstrap:
+    """The bootstrap of `hub`: its first owner and their one-time key, which `admin` sends."""
+    first = hub.bootstrap()
+    assert first is not None
+    remember_owner_key(hub, first.key.secret)
+    return first
+
+
+@pytest.fixture
+def people(hub: Hub, owner: Bootstrap) -> dict[str, Someone]:
+    """The bootstrap owner, an admin and two members ("member" and "other"), each with a key."""
+    return {
+        "owner": Someone(owner.user, owner.key),
+        "admin": person(hub, "admin"),
+        "member": person(hub, "member"),
+        "other": person(hub, "member"),
+    }
+
+
+@pytest.fixture
+def start_server(hub: Hub, owner: Bootstrap) -> Iterator[StartServer]:
     """Starts servers on port 0 (two threads, no access log unless asked) with the given
-    settings, and stops them after the test; `admin` calls them as the hub's owner."""
+    settings, and stops them after the test. The hub is bootstrapped first: `admin` calls the
+    servers as its `owner`."""
     started: list[Server] = []
 
     def start(**settings: Any) -> Server:

@@ -21,6 +21,8 @@ from conftest import (
     assert_json_error,
     from_http_client,
     key_of,
+    listing,
+    ok,
     openai_upstream,
 )
 from replay import ReplayServer
@@ -29,21 +31,6 @@ GOOD_KEY = "sk-admin-good-1111111111"
 SECOND_KEY = "sk-admin-second-22222222"
 PROVIDER_FIELDS = {f.name for f in dataclasses.fields(Provider)}
 CREDENTIAL_FIELDS = {f.name for f in dataclasses.fields(Credential)}
-
-
-def ok(answer: Response, status: int = 200) -> Any:
-    """The JSON of a successful answer, after checking its status and content type."""
-    assert answer.status == status, answer
-    assert answer.headers.get("content-type") == "application/json"
-    return answer.json()
-
-
-def listing(answer: Response) -> list[Any]:
-    payload = ok(answer)
-    assert set(payload) == {"object", "data"} and payload["object"] == "list"
-    data = payload["data"]
-    assert isinstance(data, list)
-    return data
 
 
 def assert_provider_shape(provider: dict[str, Any]) -> None:

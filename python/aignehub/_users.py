@@ -81,6 +81,14 @@ def _expiry(expires: dt.datetime | dt.timedelta | str | None) -> str | None:
     return expires.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _models(models: Sequence[str] | None) -> list[str] | None:
+    if isinstance(models, str):
+        error = _core.InvalidInput("models: must be a list of model names, not one string")
+        error.field = "models"
+        raise error
+    return None if models is None else list(models)
+
+
 def _user_id(user: User | int) -> int:
     return user.id if isinstance(user, User) else user
 
@@ -165,7 +173,7 @@ class Keys:
             user_id=_user_id(user),
             name=name,
             app=app,
-            models=None if models is None else list(models),
+            models=_models(models),
             rpm=rpm,
             tpm=tpm,
             expires_at=_expiry(expires),
@@ -196,7 +204,7 @@ class Keys:
         body = _given(
             name=name,
             app=app,
-            models=None if models is None else list(models),
+            models=_models(models),
             rpm=rpm,
             tpm=tpm,
             expires_at=_expiry(expires),

@@ -10,6 +10,8 @@
 namespace aignehub {
 
 class store;
+struct user_row;
+struct access_key_row;
 namespace auth {
 class authenticator;
 }
@@ -62,8 +64,12 @@ public:
     /// The caller's user, role and key metadata.
     [[nodiscard]] nlohmann::json me(std::int64_t user_id, std::int64_t key_id) const;
 
+    /// The setting bumped by every change to users and keys.
+    static constexpr const char* auth_version_setting = "auth_version";
+
 private:
     void refresh();
+    [[nodiscard]] user_row key_owner(const access_key_row& key) const;
 
     std::shared_ptr<store> db_;
     std::shared_ptr<auth::authenticator> keys_;

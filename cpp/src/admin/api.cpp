@@ -191,10 +191,18 @@ void add_user_routes(http::router& r, const std::shared_ptr<user_service>& u) {
               // ?user_id=N narrows the listing; no query string lists what the caller may see.
               std::optional<std::int64_t> owner;
               const std::string_view target = req.target();
-              if (const auto q = target.find("?user_id="); q != std::string_view::npos) {
-                  http::route_context query;
-                  query.params.add("id", std::string(target.substr(q + 9)));
-                  owner = number_of(query, "id", "user");
+              if (const auto q = target.find('?'); q != std::string_view::npos) {
+                  std::string_view query = target.substr(q + 1);
+                  while (!query.empty()) {
+                      const auto amp = query.find('&');
+                      const std::string_view pair = query.substr(0, amp);
+                      if (pair.starts_with("user_id=")) {
+                          http::route_context parsed;
+                          parsed.params.add("id", std::string(pair.substr(8)));
+                          owner = number_of(parsed, "id", "user");
+                      }
+                      query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
+                  }
               }
               answer(res, status::ok, listing(u->list_keys(actor_of(ctx), owner)));
           }),

@@ -19,6 +19,14 @@ void only_fields(const json& input, std::initializer_list<std::string_view> allo
     }
 }
 
+void no_nulls(const json& input, std::initializer_list<const char*> fields) {
+    for (const char* field : fields) {
+        if (input.contains(field) && input.at(field).is_null()) {
+            throw invalid_input(field, "cannot be null");
+        }
+    }
+}
+
 bool has(const json& input, const char* field) {
     return input.contains(field) && !input.at(field).is_null();
 }

@@ -14,6 +14,9 @@ namespace aignehub::detail {
 /// Refuses anything but an object holding only `allowed` fields, so a typo is never ignored.
 void only_fields(const nlohmann::json& input, std::initializer_list<std::string_view> allowed);
 
+/// Refuses an explicit null for any of `fields` (fields that cannot be cleared).
+void no_nulls(const nlohmann::json& input, std::initializer_list<const char*> fields);
+
 /// True when `field` is present and not null.
 [[nodiscard]] bool has(const nlohmann::json& input, const char* field);
 

@@ -2,9 +2,11 @@
 
 #include "admin/api.hpp"
 #include "aignehub/errors.hpp"
+#include "aignehub/store.hpp"
+#include "aignehub/users.hpp"
 #include "auth/keys.hpp"
-#include "frontdoor/openai.hpp"
 #include "core/log.hpp"
+#include "frontdoor/openai.hpp"
 #include "http/access_log.hpp"
 #include "http/errors.hpp"
 #include "http/health.hpp"
@@ -685,13 +687,23 @@ asio::awaitable<void> server::impl::handle(const http::request& req, http::respo
 }
 
 asio::awaitable<void> server::impl::flush_key_use() {
-    for (;;) {
-        flush_timer.expires_after(std::chrono::seconds(5));
+    // Every second: pick up user and key changes another process made in the same database
+    // (the CLI next to this server); every fifth: write last-used times.
+    std::string seen = db->get_setting(user_service::auth_version_setting, "0");
+    for (unsigned tick = 1;; ++tick) {
+        flush_timer.expires_after(std::chrono::seconds(1));
         auto [ec] = co_await flush_timer.async_wait(use_tuple);
         try {
-            keys->flush_last_used(*db);
+            if (const auto now = db->get_setting(user_service::auth_version_setting, "0");
+                now != seen) {
+                keys->rebuild(*db);
+                seen = now;
+            }
+            if (ec || stopping || tick % 5 == 0) {
+                keys->flush_last_used(*db);
+            }
         } catch (const std::exception&) {
-            // The next round retries; last-used times are informational.
+            // The next round retries; a failed read or write here costs freshness only.
         }
         if (ec || stopping) {
             co_return;

@@ -24,6 +24,7 @@ namespace aignehub {
 using detail::bool_field;
 using detail::has;
 using detail::int_field;
+using detail::no_nulls;
 using detail::only_fields;
 using detail::text_field;
 using nlohmann::json;
@@ -550,6 +551,7 @@ json provider_service::add(const json& input) {
 
 json provider_service::update(const std::string& name, const json& patch) {
     only_fields(patch, {"name", "display_name", "base_url", "local", "enabled", "settings"});
+    no_nulls(patch, {"name", "display_name", "local", "enabled", "settings"});
     provider_row row = provider_named(name);
     refuse_env_managed(row.source, "provider '" + name + "'");
     const provider_kind& kind = kind_of(row.kind);
@@ -649,6 +651,7 @@ json provider_service::add_credential(const std::string& provider, const json& i
 json provider_service::update_credential(const std::string& provider, std::int64_t id,
                                          const json& patch) {
     only_fields(patch, {"api_key", "name", "weight", "enabled", "validate"});
+    no_nulls(patch, {"api_key", "name", "weight", "enabled", "validate"});
     const provider_row row = provider_named(provider);
     credential_row credential = credential_of(row, id);
     refuse_env_managed(credential.source, "credential " + std::to_string(id));

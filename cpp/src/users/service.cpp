@@ -12,6 +12,7 @@ namespace aignehub {
 using detail::bool_field;
 using detail::has;
 using detail::int_field;
+using detail::no_nulls;
 using detail::only_fields;
 using detail::text_field;
 using nlohmann::json;
@@ -138,6 +139,13 @@ std::optional<std::string> expiry_field(const json& input) {
     return auth::format_time(*when);
 }
 
+// Changing a key is changing its user: nobody may act on the keys of a user above their rank.
+void require_rank_over(const actor& who, const user_row& owner) {
+    if (rank(owner.role) > rank(who.role)) {
+        throw forbidden_error("you cannot act on the keys of a user whose role is above your own");
+    }
+}
+
 void require_manager(const actor& who) {
     if (!who.manages_everything()) {
         throw forbidden_error("only owners and admins may do this");
@@ -149,7 +157,19 @@ void require_manager(const actor& who) {
 user_service::user_service(std::shared_ptr<store> db, std::shared_ptr<auth::authenticator> keys)
     : db_(std::move(db)), keys_(std::move(keys)) {}
 
+user_row user_service::key_owner(const access_key_row& key) const {
+    auto owner = db_->find_user(key.user_id);
+    if (!owner) {
+        throw not_found_error("the key's user no longer exists");
+    }
+    return *owner;
+}
+
 void user_service::refresh() {
+    // Other processes on this database (the CLI next to a running server) watch this counter
+    // and rebuild their key snapshots when it moves.
+    const auto version = std::stoll(db_->get_setting(auth_version_setting, "0"));
+    db_->put_setting(auth_version_setting, std::to_string(version + 1));
     keys_->rebuild(*db_);
 }
 
@@ -215,6 +235,7 @@ json user_service::add_user(const actor& who, const json& input) {
 json user_service::update_user(const actor& who, std::int64_t id, const json& patch) {
     require_manager(who);
     only_fields(patch, {"display_name", "email", "external_subject", "role", "disabled"});
+    no_nulls(patch, {"display_name", "role", "disabled"});
     auto found = db_->find_user(id);
     if (!found) {
         throw not_found_error("no user " + std::to_string(id));
@@ -258,6 +279,9 @@ json user_service::update_user(const actor& who, std::int64_t id, const json& pa
 }
 
 json user_service::list_keys(const actor& who, std::optional<std::int64_t> user_id) const {
+    if (user_id && who.manages_everything() && !db_->find_user(*user_id)) {
+        throw not_found_error("no user " + std::to_string(*user_id));
+    }
     if (!who.manages_everything()) {
         if (user_id && user_id != who.user_id) {
             throw not_found_error("no user " + std::to_string(*user_id));
@@ -296,6 +320,7 @@ json user_service::create_key(const actor& who, const json& input) {
     if (!owner) {
         throw not_found_error("no user " + std::to_string(owner_id));
     }
+    require_rank_over(who, *owner);
     if (!has(input, "name")) {
         throw invalid_input("name", "is required");
     }
@@ -324,10 +349,12 @@ json user_service::create_key(const actor& who, const json& input) {
 
 json user_service::update_key(const actor& who, std::int64_t id, const json& patch) {
     only_fields(patch, {"name", "app", "models", "rpm", "tpm", "expires_at"});
+    no_nulls(patch, {"name", "app"});
     auto found = db_->find_access_key(id);
     if (!found || (!who.manages_everything() && who.user_id != found->user_id)) {
         throw not_found_error("no access key " + std::to_string(id));
     }
+    require_rank_over(who, key_owner(*found));
     access_key_row k = *found;
     if (has(patch, "name")) {
         k.name = text_field(patch, "name", 100);
@@ -360,6 +387,7 @@ json user_service::revoke_key(const actor& who, std::int64_t id) {
     if (!found || (!who.manages_everything() && who.user_id != found->user_id)) {
         throw not_found_error("no access key " + std::to_string(id));
     }
+    require_rank_over(who, key_owner(*found));
     if (!found->revoked_at) {
         found->revoked_at = auth::format_time(auth::clock::now());
         *found = db_->update_access_key(*found);
