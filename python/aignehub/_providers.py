@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aignehub import _core
-
-_Json = dict[str, Any]
+from aignehub._json import Json as _Json
+from aignehub._json import given as _given
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,6 @@ class ProviderKind:
     check_path: str
     env_key: str | None
     env_base_url: str | None
-
-
-def _given(**values: Any) -> _Json:
-    """The keyword arguments that were given (None means "leave as it is")."""
-    return {k: v for k, v in values.items() if v is not None}
 
 
 class Providers:

@@ -7,11 +7,9 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aignehub import _core
-
-_Json = dict[str, Any]
+from aignehub._json import given as _given
 
 
 @dataclass(frozen=True)
@@ -64,10 +62,6 @@ class Bootstrap:
 
     user: User
     key: CreatedKey
-
-
-def _given(**values: Any) -> _Json:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 def _expiry(expires: dt.datetime | dt.timedelta | str | None) -> str | None:

@@ -104,19 +104,23 @@ std::string master_keys::primary_id() const {
     return ring()->primary().id;
 }
 
-void master_keys::seal(credential_row& row, std::string_view secret) const {
-    put_sealed(row, ring()->seal_secret(secret, credential_identity(row.id)));
-}
-
-std::string master_keys::open(const credential_row& row) const {
+std::shared_ptr<const crypto::keyring> master_keys::ring_holding(const std::string& key_id) const {
     auto keys = ring();
-    if (keys->find(row.key_id) == nullptr && !from_env_ && std::filesystem::exists(file_)) {
+    if (keys->find(key_id) == nullptr && !from_env_ && std::filesystem::exists(file_)) {
         auto reread = std::make_shared<const crypto::keyring>(crypto::keyring::read_file(file_));
         const std::lock_guard lock(mu_);
         ring_ = reread;
         keys = ring_;
     }
-    return keys->open_secret(sealed_of(row), credential_identity(row.id));
+    return keys;
+}
+
+void master_keys::seal(credential_row& row, std::string_view secret) const {
+    put_sealed(row, ring()->seal_secret(secret, credential_identity(row.id)));
+}
+
+std::string master_keys::open(const credential_row& row) const {
+    return ring_holding(row.key_id)->open_secret(sealed_of(row), credential_identity(row.id));
 }
 
 std::array<std::uint8_t, 32> master_keys::access_key_pepper(store& db) const {
@@ -128,14 +132,7 @@ std::array<std::uint8_t, 32> master_keys::access_key_pepper(store& db) const {
             pepper_identity);
         store_pepper(db, *sealed);
     }
-    auto keys = ring();
-    if (keys->find(sealed->key_id) == nullptr && !from_env_ && std::filesystem::exists(file_)) {
-        auto reread = std::make_shared<const crypto::keyring>(crypto::keyring::read_file(file_));
-        const std::lock_guard lock(mu_);
-        ring_ = reread;
-        keys = ring_;
-    }
-    const std::string plain = keys->open_secret(*sealed, pepper_identity);
+    const std::string plain = ring_holding(sealed->key_id)->open_secret(*sealed, pepper_identity);
     if (plain.size() != 32) {
         throw store_error("the stored access-key pepper is damaged");
     }

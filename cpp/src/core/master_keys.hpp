@@ -27,8 +27,7 @@ public:
 
     /// Seals a credential's secret under a fresh data key bound to the credential's id.
     void seal(credential_row& row, std::string_view secret) const;
-    /// The plaintext secret. When the row was sealed under a key this process has not loaded
-    /// (another process rotated the key file), the file is read again once.
+    /// The plaintext secret (see ring_holding for rows sealed under a key not yet loaded).
     [[nodiscard]] std::string open(const credential_row& row) const;
 
     /// The secret key of the access-key digests: 32 random bytes made on first use and stored
@@ -50,6 +49,10 @@ public:
 
 private:
     [[nodiscard]] std::shared_ptr<const crypto::keyring> ring() const;
+    /// The keyring, re-read from the key file once when it lacks `key_id` (another process may
+    /// have rotated the key since this one loaded it).
+    [[nodiscard]] std::shared_ptr<const crypto::keyring>
+    ring_holding(const std::string& key_id) const;
 
     std::filesystem::path file_;
     bool from_env_ = false;
