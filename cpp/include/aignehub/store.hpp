@@ -75,6 +75,30 @@ struct access_key_row {
     std::string created_at;
 };
 
+/// One call through the gateway, answered or failed: what the in-house mode meters.
+struct usage_row {
+    std::string request_id;
+    std::optional<std::int64_t> user_id;
+    std::optional<std::int64_t> key_id;
+    std::string app;
+    std::string provider;
+    std::optional<std::int64_t> credential_id;
+    std::string model_requested;
+    std::string model_served;
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+    std::int64_t cached_tokens = 0;
+    std::int64_t reasoning_tokens = 0;
+    std::int64_t images = 0;
+    std::int64_t status = 0; ///< the HTTP status the client got
+    std::string error_kind;
+    std::int64_t latency_us = 0;
+    std::optional<std::int64_t> ttfb_us;
+    std::optional<std::int64_t> upstream_ttfb_us;
+    std::int64_t attempts = 1;
+    std::string created_at; ///< RFC 3339 UTC with milliseconds
+};
+
 /// The one interface every persistence backend implements. SQLite is the embedded default;
 /// a PostgreSQL backend for several nodes implements the same interface.
 ///
@@ -138,6 +162,11 @@ public:
     /// (provider name, model) for every enabled provider, ordered.
     [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>>
     list_provider_models() const = 0;
+
+    /// Writes usage records in one durable transaction (one fsync for the whole batch).
+    virtual void insert_usage(const std::vector<usage_row>& rows) = 0;
+    /// How many usage records are stored.
+    [[nodiscard]] virtual std::int64_t count_usage() const = 0;
 
     [[nodiscard]] virtual std::vector<user_row> list_users() const = 0;
     [[nodiscard]] virtual std::optional<user_row> find_user(std::int64_t id) const = 0;

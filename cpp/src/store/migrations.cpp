@@ -8,7 +8,7 @@ namespace aignehub::detail {
 
 namespace {
 
-constexpr std::array<migration, 4> all_migrations{{
+constexpr std::array<migration, 5> all_migrations{{
     {1, "settings", R"sql(
 CREATE TABLE settings (
     key        TEXT PRIMARY KEY,
@@ -87,6 +87,33 @@ CREATE TABLE provider_models (
     listed_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     PRIMARY KEY (provider_id, model)
 ) STRICT;
+)sql"},
+    {5, "usage records", R"sql(
+CREATE TABLE usage_records (
+    id                INTEGER PRIMARY KEY,
+    request_id        TEXT NOT NULL,
+    user_id           INTEGER,
+    key_id            INTEGER,
+    app               TEXT NOT NULL DEFAULT '',
+    provider          TEXT NOT NULL DEFAULT '',
+    credential_id     INTEGER,
+    model_requested   TEXT NOT NULL DEFAULT '',
+    model_served      TEXT NOT NULL DEFAULT '',
+    prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens     INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens  INTEGER NOT NULL DEFAULT 0,
+    images            INTEGER NOT NULL DEFAULT 0,
+    status            INTEGER NOT NULL,
+    error_kind        TEXT NOT NULL DEFAULT '',
+    latency_us        INTEGER NOT NULL DEFAULT 0,
+    ttfb_us           INTEGER,
+    upstream_ttfb_us  INTEGER,
+    attempts          INTEGER NOT NULL DEFAULT 1,
+    created_at        TEXT NOT NULL
+) STRICT;
+CREATE INDEX usage_by_time ON usage_records (created_at);
+CREATE INDEX usage_by_key ON usage_records (key_id, created_at);
 )sql"},
 }};
 

@@ -282,6 +282,50 @@ public:
         });
     }
 
+    void insert_usage(const std::vector<usage_row>& rows) override {
+        guarded("record usage", [&] {
+            SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+            SQLite::Statement q(
+                db_, "INSERT INTO usage_records (request_id, user_id, key_id, app, provider, "
+                     "credential_id, model_requested, model_served, prompt_tokens, "
+                     "completion_tokens, cached_tokens, reasoning_tokens, images, status, "
+                     "error_kind, latency_us, ttfb_us, upstream_ttfb_us, attempts, created_at) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+            for (const auto& r : rows) {
+                q.bind(1, r.request_id);
+                bind_optional(q, 2, r.user_id);
+                bind_optional(q, 3, r.key_id);
+                q.bind(4, r.app);
+                q.bind(5, r.provider);
+                bind_optional(q, 6, r.credential_id);
+                q.bind(7, r.model_requested);
+                q.bind(8, r.model_served);
+                q.bind(9, r.prompt_tokens);
+                q.bind(10, r.completion_tokens);
+                q.bind(11, r.cached_tokens);
+                q.bind(12, r.reasoning_tokens);
+                q.bind(13, r.images);
+                q.bind(14, r.status);
+                q.bind(15, r.error_kind);
+                q.bind(16, r.latency_us);
+                bind_optional(q, 17, r.ttfb_us);
+                bind_optional(q, 18, r.upstream_ttfb_us);
+                q.bind(19, r.attempts);
+                q.bind(20, r.created_at);
+                q.exec();
+                q.reset();
+            }
+            tx.commit();
+            return 0;
+        });
+    }
+
+    [[nodiscard]] std::int64_t count_usage() const override {
+        return guarded("count usage", [&] {
+            return db_.execAndGet("SELECT COUNT(*) FROM usage_records").getInt64();
+        });
+    }
+
     [[nodiscard]] std::vector<user_row> list_users() const override {
         return guarded("list users", [&] {
             SQLite::Statement q(db_, std::string(user_columns) + " ORDER BY id");

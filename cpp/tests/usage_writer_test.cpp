@@ -1,0 +1,124 @@
+#include "aignehub/store.hpp"
+#include "billing/usage_writer.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+namespace aignehub::billing {
+namespace {
+
+class UsageWriterTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("aignehub-usage-" + std::to_string(std::random_device{}()));
+        std::filesystem::create_directories(dir_);
+        db_ = open_sqlite_store(path());
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    [[nodiscard]] std::string path() const { return (dir_ / "u.db").string(); }
+
+    static usage_row record(int n) {
+        usage_row r;
+        r.request_id = "req-" + std::to_string(n);
+        r.provider = "openai";
+        r.model_requested = "openai/gpt-4o-mini";
+        r.model_served = "gpt-4o-mini";
+        r.prompt_tokens = n;
+        r.status = 200;
+        r.created_at = "2026-11-26T00:00:00.000Z";
+        return r;
+    }
+
+    std::filesystem::path dir_;
+    std::shared_ptr<store> db_;
+};
+
+TEST_F(UsageWriterTest, RecordsFinishingTogetherShareOneCommit) {
+    std::atomic<int> durable{0};
+    {
+        usage_writer writer(db_);
+        // Another connection holds the write lock, so the writer's first commit waits (busy
+        // timeout) while the rest queue up: they must then go in one transaction.
+        SQLite::Database other(path(), SQLite::OPEN_READWRITE);
+        other.exec("BEGIN IMMEDIATE");
+        std::vector<std::thread> clients;
+        for (int t = 0; t < 4; ++t) {
+            clients.emplace_back([&writer, &durable, t] {
+                for (int i = 0; i < 250; ++i) {
+                    writer.submit(record(t * 1000 + i), [&durable](bool ok) {
+                        if (ok) {
+                            ++durable;
+                        }
+                    });
+                }
+            });
+        }
+        for (auto& c : clients) {
+            c.join();
+        }
+        other.exec("ROLLBACK");
+        while (writer.written().records < 1000) {
+            std::this_thread::yield();
+        }
+        EXPECT_LE(writer.written().batches, 2U);
+    }
+    EXPECT_EQ(durable.load(), 1000);
+    EXPECT_EQ(db_->count_usage(), 1000);
+}
+
+TEST_F(UsageWriterTest, DoneMeansAnotherConnectionCanReadIt) {
+    std::atomic<int> seen{-1};
+    {
+        usage_writer writer(db_);
+        writer.submit(record(7), [this, &seen](bool ok) {
+            SQLite::Database reader(path(), SQLite::OPEN_READONLY);
+            seen = ok ? reader
+                            .execAndGet("SELECT prompt_tokens FROM usage_records WHERE "
+                                        "request_id = 'req-7'")
+                            .getInt()
+                      : -2;
+        });
+    }
+    EXPECT_EQ(seen.load(), 7);
+}
+
+TEST_F(UsageWriterTest, StoppingWritesEverythingAlreadySubmitted) {
+    std::atomic<int> durable{0};
+    {
+        usage_writer writer(db_, 16);
+        for (int i = 0; i < 100; ++i) {
+            writer.submit(record(i), [&durable](bool ok) { durable += ok ? 1 : 0; });
+        }
+    }
+    EXPECT_EQ(durable.load(), 100);
+    EXPECT_EQ(db_->count_usage(), 100);
+}
+
+TEST_F(UsageWriterTest, AFailedWriteIsReportedNotSwallowed) {
+    {
+        SQLite::Database raw(path(), SQLite::OPEN_READWRITE);
+        raw.exec("DROP TABLE usage_records");
+    }
+    std::atomic<int> outcome{0};
+    usage_writer::counters after;
+    {
+        usage_writer writer(db_);
+        writer.submit(record(1), [&outcome](bool ok) { outcome = ok ? 1 : -1; });
+        while (outcome.load() == 0) {
+            std::this_thread::yield();
+        }
+        after = writer.written();
+    }
+    EXPECT_EQ(outcome.load(), -1);
+    EXPECT_EQ(after.failed, 1U);
+    EXPECT_EQ(after.records, 0U);
+}
+
+} // namespace
+} // namespace aignehub::billing
