@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import openai
 import pytest
 
 from aignehub import Hub
-from conftest import StartServer, openai_upstream
+from conftest import StartServer, openai_upstream, wait_until
 from replay import FIXTURES, ReplayServer
 
 GOOD_KEY = "sk-models-0123456789abcdef"
@@ -68,3 +69,20 @@ def test_unknown_models_and_bad_keys(served: tuple[Hub, str]) -> None:
     assert missing.value.code == "model_not_found"
     assert unknown.value.status_code == 401
     assert unknown.value.code == "invalid_api_key"
+
+
+def test_providers_added_by_another_process_reach_a_running_server(
+    hub: Hub, start_server: StartServer, replay: ReplayServer, data_dir: Path
+) -> None:
+    server = start_server()
+    key = hub.keys.create(hub.users.add("App"), name="all")
+    sdk = client(server.url + "/v1", key.secret)
+    assert list(sdk.models.list()) == []
+
+    # Another Hub on the same data directory stands for the CLI next to a running server.
+    with Hub(data_dir) as other:
+        other.providers.add(
+            "openai", api_key=GOOD_KEY, base_url=openai_upstream(replay, GOOD_KEY), local=True
+        )
+
+    assert wait_until(lambda: len(list(sdk.models.list())) == len(recorded_ids()))

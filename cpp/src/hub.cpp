@@ -6,6 +6,7 @@
 #include "aignehub/users.hpp"
 #include "auth/keys.hpp"
 #include "core/master_keys.hpp"
+#include "routing/routes.hpp"
 
 #include <cstdlib>
 
@@ -43,7 +44,9 @@ hub::hub(std::filesystem::path data_dir, const env_reader& env)
                                                   *store_)),
       providers_(std::make_shared<provider_service>(store_, keys_)),
       keys_auth_(std::make_shared<auth::authenticator>(keys_->access_key_pepper(*store_))),
-      users_(std::make_shared<user_service>(store_, keys_auth_)) {
+      users_(std::make_shared<user_service>(store_, keys_auth_)),
+      routes_(std::make_shared<routing::routes>()) {
+    providers_->on_change([routes = routes_, db = store_] { routes->rebuild(*db); });
     providers_->apply_environment(env);
     keys_auth_->rebuild(*store_);
 }
@@ -60,8 +63,8 @@ hub::rotation hub::rotate_master_key() {
 }
 
 std::unique_ptr<server> hub::serve(server_config config) const {
-    return std::make_unique<server>(std::move(config),
-                                    server_services{store_, providers_, users_, keys_auth_});
+    return std::make_unique<server>(
+        std::move(config), server_services{store_, providers_, users_, keys_auth_, routes_});
 }
 
 std::optional<std::string> hub::process_env(std::string_view name) {

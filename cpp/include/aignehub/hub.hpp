@@ -20,6 +20,9 @@ class master_keys;
 namespace auth {
 class authenticator;
 }
+namespace routing {
+class routes;
+}
 
 /// One aignehub installation: its data directory, the store and master keys inside it, and the
 /// control-plane services over them. The control plane (Python, CLI, admin API) works through a
@@ -72,6 +75,7 @@ private:
     std::shared_ptr<provider_service> providers_;
     std::shared_ptr<auth::authenticator> keys_auth_;
     std::shared_ptr<user_service> users_;
+    std::shared_ptr<routing::routes> routes_;
 };
 
 } // namespace aignehub

@@ -35,9 +35,6 @@ public:
     [[nodiscard]] nlohmann::json catalogue() const;
 
     [[nodiscard]] nlohmann::json list() const;
-    /// Every model the enabled providers' listings named at their last successful check:
-    /// [{"id":"<provider>/<model>","provider","model"}].
-    [[nodiscard]] nlohmann::json models() const;
     [[nodiscard]] nlohmann::json get(const std::string& name) const;
     /// {kind, name?, display_name?, base_url?, local?, enabled?, settings?, api_key?,
     ///  credential_name?, weight?, validate?}. With api_key (or for a kind that needs none) the
@@ -61,6 +58,12 @@ public:
     void remove_credential(const std::string& provider, std::int64_t id);
     nlohmann::json test_credential(const std::string& provider, std::int64_t id);
 
+    /// Runs `fn` after every change this service makes (the hub rebuilds the routing snapshot).
+    void on_change(std::function<void()> fn) { on_change_ = std::move(fn); }
+    /// The setting bumped by every provider or credential change; servers in other processes
+    /// watch it.
+    static constexpr const char* config_version_setting = "config_version";
+
     /// Creates, updates or removes the environment-sourced providers and credentials
     /// (OPENAI_API_KEY, OLLAMA_BASE_URL, ...) to match `env`. Comma-separated keys become several
     /// credentials. Such rows are not validated here and cannot be edited through this service.
@@ -68,6 +71,13 @@ public:
 
 private:
     struct check_outcome;
+    // Notifies at the end of a mutating call, however it ends: a refused change costs one
+    // needless rebuild, a forgotten notification a stale data plane.
+    struct change_guard {
+        provider_service& service;
+        ~change_guard();
+    };
+    friend struct change_guard;
     [[nodiscard]] check_outcome check(const provider_row& provider, std::string_view secret) const;
     [[nodiscard]] provider_row provider_named(const std::string& name) const;
     [[nodiscard]] credential_row credential_of(const provider_row& provider, std::int64_t id) const;
@@ -78,6 +88,7 @@ private:
 
     std::shared_ptr<store> db_;
     std::shared_ptr<detail::master_keys> keys_;
+    std::function<void()> on_change_;
 };
 
 } // namespace aignehub

@@ -14,6 +14,9 @@ class user_service;
 namespace auth {
 class authenticator;
 }
+namespace routing {
+class routes;
+}
 
 /// What a server serves: the store, and the control-plane services when the admin API and key
 /// authentication are on.
@@ -22,6 +25,7 @@ struct server_services {
     std::shared_ptr<provider_service> providers;
     std::shared_ptr<user_service> users;
     std::shared_ptr<auth::authenticator> keys;
+    std::shared_ptr<routing::routes> routes;
 };
 
 /// Everything the embedded HTTP server can be told. Defaults suit a production gateway.

@@ -1,11 +1,13 @@
 #include "frontdoor/openai.hpp"
 
-#include "aignehub/providers.hpp"
 #include "auth/keys.hpp"
 #include "http/errors.hpp"
+#include "routing/routes.hpp"
 
 #include <boost/beast/http/field.hpp>
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 
 namespace aignehub::frontdoor {
 
@@ -13,8 +15,9 @@ namespace {
 
 using nlohmann::json;
 
-json model_object(const json& m) {
-    return {{"id", m["id"]}, {"object", "model"}, {"created", 0}, {"owned_by", m["provider"]}};
+json model_object(const std::string& id) {
+    return {
+        {"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", id.substr(0, id.find('/'))}};
 }
 
 void answer(http::response& res, const json& body) {
@@ -25,17 +28,16 @@ void answer(http::response& res, const json& body) {
 
 } // namespace
 
-void add_openai_routes(http::router& r, std::shared_ptr<provider_service> providers) {
-    // The listings live in the database until the model catalogue joins the in-memory
-    // snapshot; until then these routes run on the control-plane pool.
-    constexpr http::route_options options{.blocking = true, .who = http::access::key};
+void add_openai_routes(http::router& r, std::shared_ptr<routing::routes> routes) {
+    // Answered from the routing snapshot, on the connection's own thread.
+    constexpr http::route_options options{.who = http::access::key};
     r.add(
         http::beast_http::verb::get, "/v1/models",
-        [providers](const http::request&, http::response& res, const http::route_context& ctx) {
+        [routes](const http::request&, http::response& res, const http::route_context& ctx) {
             json data = json::array();
-            for (const auto& m : providers->models()) {
-                if (auth::model_allowed(ctx.who->models, m["id"].get_ref<const std::string&>())) {
-                    data.push_back(model_object(m));
+            for (const auto& id : routes->current()->model_ids) {
+                if (auth::model_allowed(ctx.who->models, id)) {
+                    data.push_back(model_object(id));
                 }
             }
             answer(res, {{"object", "list"}, {"data", std::move(data)}});
@@ -43,7 +45,7 @@ void add_openai_routes(http::router& r, std::shared_ptr<provider_service> provid
         options);
     r.add(
         http::beast_http::verb::get, "/v1/models/{model+}",
-        [providers](const http::request&, http::response& res, const http::route_context& ctx) {
+        [routes](const http::request&, http::response& res, const http::route_context& ctx) {
             const std::string wanted(ctx.params.get("model"));
             if (!auth::model_allowed(ctx.who->models, wanted)) {
                 http::make_error(res, http::error_kind::forbidden,
@@ -51,11 +53,10 @@ void add_openai_routes(http::router& r, std::shared_ptr<provider_service> provid
                                  "model_not_allowed");
                 return;
             }
-            for (const auto& m : providers->models()) {
-                if (m["id"] == wanted) {
-                    answer(res, model_object(m));
-                    return;
-                }
+            const auto& ids = routes->current()->model_ids;
+            if (std::binary_search(ids.begin(), ids.end(), wanted)) {
+                answer(res, model_object(wanted));
+                return;
             }
             http::make_error(res, http::error_kind::not_found,
                              "the model '" + wanted + "' does not exist or is not served here",

@@ -4,14 +4,14 @@
 
 #include <memory>
 
-namespace aignehub {
-class provider_service;
+namespace aignehub::routing {
+class routes;
 }
 
 namespace aignehub::frontdoor {
 
 /// The OpenAI API's model endpoints: GET /v1/models lists what the caller's key may use;
 /// GET /v1/models/{provider}/{model} answers one, 403 when the key's allowlist excludes it.
-void add_openai_routes(http::router& r, std::shared_ptr<provider_service> providers);
+void add_openai_routes(http::router& r, std::shared_ptr<routing::routes> routes);
 
 } // namespace aignehub::frontdoor

@@ -2,6 +2,7 @@
 
 #include "admin/api.hpp"
 #include "aignehub/errors.hpp"
+#include "aignehub/providers.hpp"
 #include "aignehub/store.hpp"
 #include "aignehub/users.hpp"
 #include "auth/keys.hpp"
@@ -12,6 +13,7 @@
 #include "http/health.hpp"
 #include "http/request_id.hpp"
 #include "http/router.hpp"
+#include "routing/routes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -218,12 +220,13 @@ void server_config::validate() const {
 
 struct server::impl {
     impl(server_config config, server_services services)
-        : cfg(std::move(config)), log(cfg.access_log), keys(services.keys), db(services.db),
-          threads_wanted(resolve_threads(cfg.threads)), ioc(static_cast<int>(threads_wanted)),
-          acceptor(asio::make_strand(ioc)), work(ioc.get_executor()) {
+        : cfg(std::move(config)), log(cfg.access_log), keys(services.keys),
+          routing(services.routes), db(services.db), threads_wanted(resolve_threads(cfg.threads)),
+          ioc(static_cast<int>(threads_wanted)), acceptor(asio::make_strand(ioc)),
+          work(ioc.get_executor()) {
         http::add_health_routes(routes, services.db);
-        if (services.providers && services.users && services.keys) {
-            frontdoor::add_openai_routes(routes, services.providers);
+        if (services.providers && services.users && services.keys && services.routes) {
+            frontdoor::add_openai_routes(routes, services.routes);
             admin::add_routes(routes, std::move(services.providers), std::move(services.users));
         }
     }
@@ -287,6 +290,7 @@ struct server::impl {
     server_config cfg;
     detail::log_sink log;
     std::shared_ptr<auth::authenticator> keys;
+    std::shared_ptr<routing::routes> routing;
     std::shared_ptr<store> db;
     http::router routes;
     mutable std::mutex conns_mu;
@@ -687,17 +691,23 @@ asio::awaitable<void> server::impl::handle(const http::request& req, http::respo
 }
 
 asio::awaitable<void> server::impl::flush_key_use() {
-    // Every second: pick up user and key changes another process made in the same database
+    // Every second: pick up configuration changes another process made in the same database
     // (the CLI next to this server); every fifth: write last-used times.
-    std::string seen = db->get_setting(user_service::auth_version_setting, "0");
+    const auto version_of = [this](const char* setting) { return db->get_setting(setting, "0"); };
+    std::string seen_keys = version_of(user_service::auth_version_setting);
+    std::string seen_config = version_of(provider_service::config_version_setting);
     for (unsigned tick = 1;; ++tick) {
         flush_timer.expires_after(std::chrono::seconds(1));
         auto [ec] = co_await flush_timer.async_wait(use_tuple);
         try {
-            if (const auto now = db->get_setting(user_service::auth_version_setting, "0");
-                now != seen) {
+            if (auto now = version_of(user_service::auth_version_setting); now != seen_keys) {
                 keys->rebuild(*db);
-                seen = now;
+                seen_keys = std::move(now);
+            }
+            if (auto now = version_of(provider_service::config_version_setting);
+                now != seen_config) {
+                routing->rebuild(*db);
+                seen_config = std::move(now);
             }
             if (ec || stopping || tick % 5 == 0) {
                 keys->flush_last_used(*db);

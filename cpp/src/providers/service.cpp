@@ -299,6 +299,18 @@ struct provider_service::check_outcome {
     std::vector<std::string> models; // what a successful listing named
 };
 
+provider_service::change_guard::~change_guard() {
+    try {
+        const auto version = std::stoll(service.db_->get_setting(config_version_setting, "0"));
+        service.db_->put_setting(config_version_setting, std::to_string(version + 1));
+        if (service.on_change_) {
+            service.on_change_();
+        }
+    } catch (const std::exception&) {
+        // A destructor must not throw; the next change or the servers' poll catches up.
+    }
+}
+
 provider_service::provider_service(std::shared_ptr<store> db,
                                    std::shared_ptr<detail::master_keys> keys)
     : db_(std::move(db)), keys_(std::move(keys)) {}
@@ -370,14 +382,6 @@ json provider_service::list() const {
     json out = json::array();
     for (const auto& row : db_->list_providers()) {
         out.push_back(provider_json(row));
-    }
-    return out;
-}
-
-json provider_service::models() const {
-    json out = json::array();
-    for (const auto& [provider, model] : db_->list_provider_models()) {
-        out.push_back({{"id", provider + "/" + model}, {"provider", provider}, {"model", model}});
     }
     return out;
 }
@@ -484,6 +488,7 @@ void refuse_env_managed(const std::string& source, const std::string& what) {
 } // namespace
 
 json provider_service::add(const json& input) {
+    const change_guard changed{*this};
     only_fields(input, {"kind", "name", "display_name", "base_url", "local", "enabled", "settings",
                         "api_key", "credential_name", "weight", "validate"});
     if (!has(input, "kind")) {
@@ -550,6 +555,7 @@ json provider_service::add(const json& input) {
 }
 
 json provider_service::update(const std::string& name, const json& patch) {
+    const change_guard changed{*this};
     only_fields(patch, {"name", "display_name", "base_url", "local", "enabled", "settings"});
     no_nulls(patch, {"name", "display_name", "local", "enabled", "settings"});
     provider_row row = provider_named(name);
@@ -591,12 +597,14 @@ json provider_service::update(const std::string& name, const json& patch) {
 }
 
 void provider_service::remove(const std::string& name) {
+    const change_guard changed{*this};
     const provider_row row = provider_named(name);
     refuse_env_managed(row.source, "provider '" + name + "'");
     db_->delete_provider(row.id);
 }
 
 json provider_service::test(const std::string& name) {
+    const change_guard changed{*this};
     const provider_row provider = provider_named(name);
     for (const auto& credential : db_->list_credentials(provider.id)) {
         const std::string secret = keys_->open(credential);
@@ -620,6 +628,7 @@ json provider_service::get_credential(const std::string& provider, std::int64_t 
 }
 
 json provider_service::add_credential(const std::string& provider, const json& input) {
+    const change_guard changed{*this};
     only_fields(input, {"api_key", "name", "weight", "enabled", "validate"});
     const provider_row row = provider_named(provider);
     const provider_kind& kind = kind_of(row.kind);
@@ -650,6 +659,7 @@ json provider_service::add_credential(const std::string& provider, const json& i
 
 json provider_service::update_credential(const std::string& provider, std::int64_t id,
                                          const json& patch) {
+    const change_guard changed{*this};
     only_fields(patch, {"api_key", "name", "weight", "enabled", "validate"});
     no_nulls(patch, {"api_key", "name", "weight", "enabled", "validate"});
     const provider_row row = provider_named(provider);
@@ -679,6 +689,7 @@ json provider_service::update_credential(const std::string& provider, std::int64
 }
 
 void provider_service::remove_credential(const std::string& provider, std::int64_t id) {
+    const change_guard changed{*this};
     const provider_row row = provider_named(provider);
     const credential_row credential = credential_of(row, id);
     refuse_env_managed(credential.source, "credential " + std::to_string(id));
@@ -686,6 +697,7 @@ void provider_service::remove_credential(const std::string& provider, std::int64
 }
 
 json provider_service::test_credential(const std::string& provider, std::int64_t id) {
+    const change_guard changed{*this};
     const provider_row row = provider_named(provider);
     const credential_row credential = credential_of(row, id);
     const std::string secret = keys_->open(credential);
@@ -694,6 +706,7 @@ json provider_service::test_credential(const std::string& provider, std::int64_t
 }
 
 void provider_service::apply_environment(const env_reader& env) {
+    const change_guard changed{*this};
     for (const provider_kind& kind : providers::catalogue()) {
         if (kind.env_key.empty() && kind.env_base_url.empty()) {
             continue;
