@@ -48,6 +48,7 @@ hub::hub(std::filesystem::path data_dir, const env_reader& env)
       routes_(std::make_shared<routing::routes>()) {
     providers_->on_change([routes = routes_, db = store_] { routes->rebuild(*db); });
     providers_->apply_environment(env);
+    routes_->rebuild(*store_);
     keys_auth_->rebuild(*store_);
 }
 

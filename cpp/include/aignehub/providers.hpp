@@ -75,8 +75,10 @@ private:
     // needless rebuild, a forgotten notification a stale data plane.
     struct change_guard {
         provider_service& service;
+        bool changed = true;
         ~change_guard();
     };
+    void notify_change();
     friend struct change_guard;
     [[nodiscard]] check_outcome check(const provider_row& provider, std::string_view secret) const;
     [[nodiscard]] provider_row provider_named(const std::string& name) const;

@@ -299,13 +299,20 @@ struct provider_service::check_outcome {
     std::vector<std::string> models; // what a successful listing named
 };
 
+void provider_service::notify_change() {
+    const auto version = std::stoll(db_->get_setting(config_version_setting, "0"));
+    db_->put_setting(config_version_setting, std::to_string(version + 1));
+    if (on_change_) {
+        on_change_();
+    }
+}
+
 provider_service::change_guard::~change_guard() {
+    if (!changed) {
+        return;
+    }
     try {
-        const auto version = std::stoll(service.db_->get_setting(config_version_setting, "0"));
-        service.db_->put_setting(config_version_setting, std::to_string(version + 1));
-        if (service.on_change_) {
-            service.on_change_();
-        }
+        service.notify_change();
     } catch (const std::exception&) {
         // A destructor must not throw; the next change or the servers' poll catches up.
     }
@@ -706,7 +713,8 @@ json provider_service::test_credential(const std::string& provider, std::int64_t
 }
 
 void provider_service::apply_environment(const env_reader& env) {
-    const change_guard changed{*this};
+    // Runs at every start: notify only when the environment really changed something.
+    change_guard changed{*this, false};
     for (const provider_kind& kind : providers::catalogue()) {
         if (kind.env_key.empty() && kind.env_base_url.empty()) {
             continue;
@@ -744,15 +752,18 @@ void provider_service::apply_environment(const env_reader& env) {
                 for (const auto& c : db_->list_credentials(provider->id)) {
                     if (c.source == "env") {
                         db_->delete_credential(c.id);
+                        changed.changed = true;
                     }
                 }
                 if (provider->source == "env") {
                     // Credentials added through the API keep the provider; it is theirs now.
                     if (db_->list_credentials(provider->id).empty()) {
                         db_->delete_provider(provider->id);
+                        changed.changed = true;
                     } else {
                         provider->source = "api";
                         db_->update_provider(*provider);
+                        changed.changed = true;
                     }
                 }
             }
@@ -794,7 +805,13 @@ void provider_service::apply_environment(const env_reader& env) {
                 }
                 row.base_url = parsed->text();
             }
-            provider = provider ? db_->update_provider(row) : db_->insert_provider(row);
+            const bool same = provider && provider->base_url == row.base_url &&
+                              provider->local == row.local &&
+                              provider->display_name == row.display_name;
+            if (!same) {
+                provider = provider ? db_->update_provider(row) : db_->insert_provider(row);
+                changed.changed = true;
+            }
         }
         std::map<std::string, credential_row> existing;
         for (auto& c : db_->list_credentials(provider->id)) {
@@ -812,6 +829,7 @@ void provider_service::apply_environment(const env_reader& env) {
                 c.name = cname;
                 c.source = "env";
                 insert_credential(*provider, c, keys[i]);
+                changed.changed = true;
             } else if (keys_->open(found->second) != keys[i]) {
                 credential_row c = found->second;
                 c.secret_hint = providers::mask(keys[i]);
@@ -821,11 +839,13 @@ void provider_service::apply_environment(const env_reader& env) {
                 c.checked_at.reset();
                 keys_->seal(c, keys[i]);
                 db_->update_credential(c);
+                changed.changed = true;
             }
         }
         for (const auto& [cname, c] : existing) {
             if (!kept.contains(cname)) {
                 db_->delete_credential(c.id);
+                changed.changed = true;
             }
         }
     }
