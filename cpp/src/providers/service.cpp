@@ -142,6 +142,21 @@ const provider_kind& kind_of(const std::string& kind) {
 
 // Checks a base URL: well formed, http only for local providers, and (when the host is an
 // address or resolves now) no loopback, private, link-local or metadata address unless local.
+// The addresses a URL's host resolves to now; none when it does not resolve here.
+std::vector<boost::asio::ip::address> addresses_of(const upstream::url& url) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::resolver resolver(io);
+    boost::system::error_code ec;
+    const auto results = resolver.resolve(url.host, std::to_string(url.port), ec);
+    std::vector<boost::asio::ip::address> out;
+    if (!ec) {
+        for (const auto& entry : results) {
+            out.push_back(entry.endpoint().address());
+        }
+    }
+    return out;
+}
+
 // A host that does not resolve here is accepted: the upstream client checks again at connect.
 upstream::url checked_base_url(const std::string& text, bool local, const char* field) {
     std::string why;
@@ -152,15 +167,7 @@ upstream::url checked_base_url(const std::string& text, bool local, const char* 
     if (parsed->scheme == "http" && !local) {
         throw invalid_input(field, "plain http is allowed only for providers marked local");
     }
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::resolver resolver(io);
-    boost::system::error_code ec;
-    const auto results = resolver.resolve(parsed->host, std::to_string(parsed->port), ec);
-    if (ec) {
-        return *parsed;
-    }
-    for (const auto& entry : results) {
-        const auto address = entry.endpoint().address();
+    for (const auto& address : addresses_of(*parsed)) {
         if (!upstream::may_connect(address, local)) {
             const std::string where(upstream::describe(upstream::classify(address)));
             throw invalid_input(field, "the host resolves to " + where +
@@ -788,16 +795,9 @@ void provider_service::apply_environment(const env_reader& env) {
                     throw invalid_input(std::string(kind.env_base_url), why);
                 }
                 // The operator set this URL; a loopback or private one is a local server.
-                boost::asio::io_context io;
-                boost::asio::ip::tcp::resolver resolver(io);
-                boost::system::error_code ec;
-                const auto results =
-                    resolver.resolve(parsed->host, std::to_string(parsed->port), ec);
-                if (!ec) {
-                    for (const auto& entry : results) {
-                        if (!upstream::may_connect(entry.endpoint().address(), false)) {
-                            row.local = true;
-                        }
+                for (const auto& address : addresses_of(*parsed)) {
+                    if (!upstream::may_connect(address, false)) {
+                        row.local = true;
                     }
                 }
                 if (parsed->scheme == "http") {
