@@ -65,7 +65,7 @@ hub::rotation hub::rotate_master_key() {
 
 std::unique_ptr<server> hub::serve(server_config config) const {
     return std::make_unique<server>(
-        std::move(config), server_services{store_, providers_, users_, keys_auth_, routes_});
+        std::move(config), server_services{store_, providers_, users_, keys_auth_, routes_, keys_});
 }
 
 std::optional<std::string> hub::process_env(std::string_view name) {

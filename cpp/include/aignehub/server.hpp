@@ -17,6 +17,9 @@ class authenticator;
 namespace routing {
 class routes;
 }
+namespace detail {
+class master_keys;
+}
 
 /// What a server serves: the store, and the control-plane services when the admin API and key
 /// authentication are on.
@@ -26,6 +29,8 @@ struct server_services {
     std::shared_ptr<user_service> users;
     std::shared_ptr<auth::authenticator> keys;
     std::shared_ptr<routing::routes> routes;
+    /// Opens provider credentials for the calls that use them.
+    std::shared_ptr<const detail::master_keys> secrets;
 };
 
 /// Everything the embedded HTTP server can be told. Defaults suit a production gateway.

@@ -81,7 +81,15 @@ const router::route* pick(const std::vector<router::route>& routes, beast_http::
 } // namespace
 
 void router::add(beast_http::verb method, std::string path, handler fn, route_options options) {
-    route r{method, std::move(fn), options};
+    insert(route{method, std::move(fn), options, {}}, std::move(path));
+}
+
+void router::add_async(beast_http::verb method, std::string path, async_handler fn,
+                       route_options options) {
+    insert(route{method, {}, options, std::move(fn)}, std::move(path));
+}
+
+void router::insert(route r, std::string path) {
     if (path.find('{') == std::string::npos) {
         exact_[std::move(path)].push_back(std::move(r));
         return;

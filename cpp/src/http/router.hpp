@@ -2,6 +2,9 @@
 
 #include "http/types.hpp"
 
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -47,6 +50,36 @@ struct route_context {
 /// bugs; the session turns an escaped exception into a 500 without details.
 using handler = std::function<void(const request&, response&, const route_context&)>;
 
+/// How a streaming handler talks to its client. Implemented by the server for the connection
+/// the request came on; every call runs on that connection's strand.
+class responder {
+public:
+    responder() = default;
+    responder(const responder&) = delete;
+    responder& operator=(const responder&) = delete;
+    responder(responder&&) = delete;
+    responder& operator=(responder&&) = delete;
+    virtual ~responder() = default;
+
+    /// Sends the status line and fields of `head` with Transfer-Encoding: chunked; the body
+    /// follows in chunks. False when the client is gone.
+    virtual boost::asio::awaitable<bool> start_chunked(const response& head) = 0;
+    /// Sends one chunk (nothing for empty data) at once. False when the client is gone.
+    virtual boost::asio::awaitable<bool> write_chunk(std::string_view data) = 0;
+    /// Sends the last chunk. False when the client is gone.
+    virtual boost::asio::awaitable<bool> finish_chunked() = 0;
+    /// Completes when the client closes its connection (true), or when cancelled (false).
+    /// Bytes the client sends meanwhile (a pipelined request) are kept for the session.
+    virtual boost::asio::awaitable<bool> client_gone() = 0;
+    /// When the request's header was complete.
+    [[nodiscard]] virtual std::chrono::steady_clock::time_point started() const = 0;
+};
+
+/// A handler that may wait (on a provider, on the usage writer) without blocking its thread.
+/// It either fills `res` and returns (the session writes it) or streams through `out`.
+using async_handler = std::function<boost::asio::awaitable<void>(
+    const request&, response& res, const route_context&, responder& out)>;
+
 /// Who may call a route.
 enum class access {
     open,    ///< anyone (health checks)
@@ -72,6 +105,7 @@ public:
         beast_http::verb method;
         handler fn;
         route_options options;
+        async_handler async_fn; ///< set instead of fn for coroutine handlers
     };
     struct match {
         const route* target = nullptr;
@@ -79,6 +113,8 @@ public:
     };
 
     void add(beast_http::verb method, std::string path, handler fn, route_options options = {});
+    void add_async(beast_http::verb method, std::string path, async_handler fn,
+                   route_options options = {});
     /// The route for `req`, or nullopt after filling `res` with the 404 or 405 answer.
     [[nodiscard]] std::optional<match> find(const request& req, response& res) const;
 
@@ -87,6 +123,7 @@ private:
         std::vector<std::string> segments; ///< "{name}" for a placeholder
         std::vector<route> routes;
     };
+    void insert(route r, std::string path);
     void answer_unmatched(const request& req, response& res, std::string_view path,
                           const std::vector<route>* known) const;
 

@@ -6,8 +6,10 @@
 #include "aignehub/store.hpp"
 #include "aignehub/users.hpp"
 #include "auth/keys.hpp"
+#include "billing/usage_writer.hpp"
 #include "core/log.hpp"
 #include "frontdoor/openai.hpp"
+#include "gateway/gateway.hpp"
 #include "http/access_log.hpp"
 #include "http/errors.hpp"
 #include "http/health.hpp"
@@ -35,6 +37,7 @@
 
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <ctime>
 #include <future>
@@ -105,12 +108,12 @@ void stamp(http::response& res, std::string_view request_id) {
     res.set("x-request-id", request_id);
 }
 
-// Serialises the status line and header fields of `res` into `out`. Content-Length and
-// Connection come from the arguments, never from the handler, so they cannot disagree with
-// what is sent. Writing the head straight from the fields costs a fraction of Beast's
-// serializer, which matters on the small answers a gateway sends most.
-void serialize_head(const http::response& res, std::size_t content_length, bool keep_alive,
-                    std::string& out) {
+// Serialises the status line and header fields of `res` into `out`. Content-Length (or, without
+// a length, chunked framing) and Connection come from the arguments, never from the handler, so
+// they cannot disagree with what is sent. Writing the head straight from the fields costs a
+// fraction of Beast's serializer, which matters on the small answers a gateway sends most.
+void serialize_head(const http::response& res, std::optional<std::size_t> content_length,
+                    bool keep_alive, std::string& out) {
     out.clear();
     out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
     out.append(std::to_string(res.result_int()));
@@ -118,7 +121,8 @@ void serialize_head(const http::response& res, std::size_t content_length, bool 
     out.append(std::string_view(bhttp::obsolete_reason(res.result())));
     out.append("\r\n");
     for (const auto& f : res) {
-        if (f.name() == bhttp::field::content_length || f.name() == bhttp::field::connection) {
+        if (f.name() == bhttp::field::content_length || f.name() == bhttp::field::connection ||
+            f.name() == bhttp::field::transfer_encoding) {
             continue;
         }
         out.append(std::string_view(f.name_string()));
@@ -126,9 +130,13 @@ void serialize_head(const http::response& res, std::size_t content_length, bool 
         out.append(std::string_view(f.value()));
         out.append("\r\n");
     }
-    out.append("Content-Length: ");
-    out.append(std::to_string(content_length));
-    out.append("\r\n");
+    if (content_length) {
+        out.append("Content-Length: ");
+        out.append(std::to_string(*content_length));
+        out.append("\r\n");
+    } else if (res.version() != 10) {
+        out.append("Transfer-Encoding: chunked\r\n");
+    }
     if (!keep_alive && res.version() != 10) {
         out.append("Connection: close\r\n");
     } else if (keep_alive && res.version() == 10) {
@@ -225,8 +233,16 @@ struct server::impl {
           ioc(static_cast<int>(threads_wanted)), acceptor(asio::make_strand(ioc)),
           work(ioc.get_executor()) {
         http::add_health_routes(routes, services.db);
-        if (services.providers && services.users && services.keys && services.routes) {
+        if (services.providers && services.users && services.keys && services.routes &&
+            services.secrets) {
+            providers = services.providers;
             frontdoor::add_openai_routes(routes, services.routes);
+            gateway = std::make_shared<gateway::services>();
+            gateway->routes = services.routes;
+            gateway->secrets = services.secrets;
+            gateway->usage = std::make_shared<billing::usage_writer>(services.db);
+            gateway->pool = std::make_shared<upstream::pool>();
+            gateway::add_routes(routes, gateway, &log);
             admin::add_routes(routes, std::move(services.providers), std::move(services.users));
         }
     }
@@ -237,7 +253,8 @@ struct server::impl {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(std::shared_ptr<connection> conn);
-    asio::awaitable<void> handle(const http::request& req, http::response& res);
+    asio::awaitable<void> handle(const http::request& req, http::response& res,
+                                 http::responder& out);
     /// Fills `ctx.who` for a route that needs a key, or answers 401, 403 or 429 and returns
     /// false. The snapshot that holds the principal stays in `held`.
     bool admit(const http::request& req, http::response& res, http::access needed,
@@ -292,6 +309,10 @@ struct server::impl {
     std::shared_ptr<auth::authenticator> keys;
     std::shared_ptr<routing::routes> routing;
     std::shared_ptr<store> db;
+    std::shared_ptr<provider_service> providers;
+    // The data path's state; its pool's connections are closed in stop(), before the I/O
+    // context goes away.
+    std::shared_ptr<gateway::services> gateway;
     http::router routes;
     mutable std::mutex conns_mu;
     std::condition_variable conns_changed;
@@ -666,7 +687,8 @@ bool server::impl::admit(const http::request& req, http::response& res, http::ac
     return true;
 }
 
-asio::awaitable<void> server::impl::handle(const http::request& req, http::response& res) {
+asio::awaitable<void> server::impl::handle(const http::request& req, http::response& res,
+                                           http::responder& out) {
     auto matched = routes.find(req, res);
     if (!matched) {
         co_return;
@@ -675,6 +697,10 @@ asio::awaitable<void> server::impl::handle(const http::request& req, http::respo
     http::route_context ctx{std::move(matched->params)};
     std::shared_ptr<const auth::key_snapshot> held;
     if (route.options.who != http::access::open && !admit(req, res, route.options.who, ctx, held)) {
+        co_return;
+    }
+    if (route.async_fn) {
+        co_await route.async_fn(req, res, ctx, out);
         co_return;
     }
     if (!route.options.blocking) {
@@ -720,6 +746,106 @@ asio::awaitable<void> server::impl::flush_key_use() {
         }
     }
 }
+
+namespace {
+
+// The responder of one request: writes a streamed answer straight to the connection, and
+// watches the socket for the client going away while the handler waits.
+class session_responder final : public http::responder {
+public:
+    session_responder(connection& conn, beast::flat_buffer& buffer, const exchange& ex,
+                      bool keep_alive, std::chrono::milliseconds write_timeout)
+        : conn_(conn), buffer_(buffer), ex_(ex), keep_alive_(keep_alive),
+          write_timeout_(write_timeout) {}
+
+    asio::awaitable<bool> start_chunked(const http::response& head) override {
+        chunked_ = head.version() != 10; // HTTP/1.0 has no chunks: the close ends the body
+        if (!chunked_) {
+            keep_alive_ = false;
+        }
+        status_ = head.result_int();
+        streamed_ = true;
+        serialize_head(head, std::nullopt, keep_alive_, conn_.head);
+        co_return co_await send(asio::buffer(conn_.head), {}, {});
+    }
+
+    asio::awaitable<bool> write_chunk(std::string_view data) override {
+        if (data.empty()) {
+            co_return !broken_;
+        }
+        if (!chunked_) {
+            co_return co_await send(asio::buffer(data), {}, {});
+        }
+        // Hex size, CRLF, data, CRLF: one gather write.
+        std::array<char, 24> size{};
+        const auto [end, ec] =
+            std::to_chars(size.data(), size.data() + size.size() - 2, data.size(), 16);
+        char* tail = end;
+        *tail++ = '\r';
+        *tail++ = '\n';
+        co_return co_await send(
+            asio::buffer(size.data(), static_cast<std::size_t>(tail - size.data())),
+            asio::buffer(data), asio::buffer("\r\n", 2));
+    }
+
+    asio::awaitable<bool> finish_chunked() override {
+        if (!chunked_) {
+            co_return !broken_;
+        }
+        co_return co_await send(asio::buffer("0\r\n\r\n", 5), {}, {});
+    }
+
+    asio::awaitable<bool> client_gone() override {
+        auto& socket = conn_.stream.socket();
+        std::array<char, 4096> scratch{};
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(scratch), use_tuple);
+        if (!ec && n != 0) {
+            // A pipelined request: keep it for the session and stop watching (reading further
+            // would buffer without bound). Wait here until cancelled.
+            auto room = buffer_.prepare(n);
+            asio::buffer_copy(room, asio::buffer(scratch.data(), n));
+            buffer_.commit(n);
+            asio::steady_timer forever(socket.get_executor(), steady_clock::time_point::max());
+            co_await forever.async_wait(use_tuple);
+            co_return false;
+        }
+        co_return ec&& ec != asio::error::operation_aborted;
+    }
+
+    [[nodiscard]] steady_clock::time_point started() const override { return ex_.started; }
+
+    [[nodiscard]] bool streamed() const noexcept { return streamed_; }
+    [[nodiscard]] bool broken() const noexcept { return broken_; }
+    [[nodiscard]] bool keep_alive() const noexcept { return keep_alive_; }
+    [[nodiscard]] unsigned status() const noexcept { return status_; }
+    [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
+
+private:
+    asio::awaitable<bool> send(asio::const_buffer a, asio::const_buffer b, asio::const_buffer c) {
+        if (broken_) {
+            co_return false;
+        }
+        const std::array<asio::const_buffer, 3> buffers{a, b, c};
+        conn_.stream.expires_after(write_timeout_);
+        auto [ec, written] = co_await asio::async_write(conn_.stream, buffers, use_tuple);
+        bytes_ += written;
+        broken_ = static_cast<bool>(ec);
+        co_return !broken_;
+    }
+
+    connection& conn_;
+    beast::flat_buffer& buffer_;
+    const exchange& ex_;
+    bool keep_alive_;
+    std::chrono::milliseconds write_timeout_;
+    bool chunked_ = true;
+    bool streamed_ = false;
+    bool broken_ = false;
+    unsigned status_ = 0;
+    std::uint64_t bytes_ = 0;
+};
+
+} // namespace
 
 asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
     struct forget_on_exit {
@@ -771,13 +897,25 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
         ex.bytes_in = req.body().size();
         http::response res{bhttp::status::ok, req.version()};
         stamp(res, ex.request_id);
+        session_responder out(*conn, buffer, ex, req.keep_alive() && !stopping, cfg.write_timeout);
         try {
-            co_await handle(req, res);
+            co_await handle(req, res, out);
         } catch (const std::exception&) {
+            if (out.streamed()) {
+                log_access(ex, out.status(), out.bytes());
+                break; // a half-sent stream cannot be answered again: the close ends it
+            }
             res = http::response{bhttp::status::ok, req.version()};
             stamp(res, ex.request_id);
             http::make_error(res, http::error_kind::internal,
                              "the server failed to handle the request");
+        }
+        if (out.streamed()) {
+            log_access(ex, out.status(), out.bytes());
+            if (out.broken() || !out.keep_alive() || stopping) {
+                break;
+            }
+            continue;
         }
         const bool keep_alive = req.keep_alive() && !stopping;
         const std::size_t body_size = res.body().size();
@@ -835,6 +973,9 @@ void server::impl::stop() {
     }
     threads.clear();
     control.join();
+    if (gateway) {
+        gateway->pool->close_all();
+    }
     running = false;
     if (log.enabled()) {
         log.write(detail::event_line("info", "stopped"));

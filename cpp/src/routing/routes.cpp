@@ -7,6 +7,7 @@ namespace aignehub::routing {
 routes::routes() : snapshot_(std::make_shared<const route_snapshot>()) {}
 
 void routes::rebuild(const store& db) {
+    const std::lock_guard rebuilding(rebuild_mu_);
     auto next = std::make_shared<route_snapshot>();
     std::unordered_map<std::int64_t, std::shared_ptr<provider_entry>> by_id;
     for (auto& row : db.list_providers()) {
@@ -36,6 +37,30 @@ void routes::rebuild(const store& db) {
         }
     }
     std::sort(next->model_ids.begin(), next->model_ids.end());
+    std::unordered_map<std::int64_t, std::shared_ptr<credential_balancer>> balancers;
+    for (auto& [id, entry] : by_id) {
+        std::string why;
+        entry->origin = upstream::parse_base_url(entry->base_url, why);
+        auto& balancer = balancers_[id];
+        if (!balancer) {
+            balancer = std::make_shared<credential_balancer>();
+        }
+        std::vector<credential_balancer::candidate> candidates;
+        for (const auto& c : entry->credentials) {
+            candidates.push_back({c.id, c.weight});
+        }
+        balancer->reset(candidates);
+        entry->balancer = balancer;
+        balancers.emplace(id, balancer);
+        for (const auto& model : entry->models) {
+            next->by_model[model].push_back(entry);
+        }
+    }
+    balancers_ = std::move(balancers);
+    for (auto& [model, serving] : next->by_model) {
+        std::sort(serving.begin(), serving.end(),
+                  [](const auto& a, const auto& b) { return a->row.name < b->row.name; });
+    }
     for (auto& [id, entry] : by_id) {
         next->by_name.emplace(entry->row.name, std::move(entry));
     }

@@ -2,6 +2,8 @@
 
 #include "aignehub/store.hpp"
 #include "providers/catalogue.hpp"
+#include "routing/balancer.hpp"
+#include "upstream/url.hpp"
 
 #include <memory>
 #include <mutex>
@@ -19,6 +21,10 @@ struct provider_entry {
     std::string base_url;
     std::vector<credential_row> credentials;
     std::vector<std::string> models;
+    /// The base URL taken apart; unset when it does not parse (the provider is then skipped).
+    std::optional<upstream::url> origin;
+    /// Picks among `credentials`; shared across snapshots so that cool-downs survive changes.
+    std::shared_ptr<credential_balancer> balancer;
 };
 
 /// What the request path routes by: an immutable snapshot of the providers, rebuilt after
@@ -27,6 +33,8 @@ struct route_snapshot {
     std::unordered_map<std::string, std::shared_ptr<const provider_entry>> by_name;
     /// Every "<provider>/<model>" the enabled providers listed, sorted.
     std::vector<std::string> model_ids;
+    /// Bare model name -> the providers that listed it, by provider name.
+    std::unordered_map<std::string, std::vector<std::shared_ptr<const provider_entry>>> by_model;
 };
 
 class routes {
@@ -39,6 +47,8 @@ public:
 private:
     mutable std::mutex mu_;
     std::shared_ptr<const route_snapshot> snapshot_;
+    std::mutex rebuild_mu_;
+    std::unordered_map<std::int64_t, std::shared_ptr<credential_balancer>> balancers_;
 };
 
 } // namespace aignehub::routing

@@ -1,21 +1,16 @@
 #include "upstream/client.hpp"
 
 #include "aignehub/version.hpp"
-#include "upstream/address.hpp"
+#include "upstream/pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <optional>
 
@@ -26,23 +21,8 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-using clock = std::chrono::steady_clock;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-ssl::context& tls_context() {
-    static ssl::context context = [] {
-        ssl::context c(ssl::context::tls_client);
-        c.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-        c.set_default_verify_paths();
-        c.set_verify_mode(ssl::verify_peer);
-        return c;
-    }();
-    return context;
-}
 
 std::chrono::milliseconds left(clock::time_point deadline) {
     const auto rest =
@@ -105,65 +85,20 @@ asio::awaitable<fetch_result> exchange(Stream& stream, beast::tcp_stream& lowest
 } // namespace
 
 asio::awaitable<fetch_result> fetch(fetch_request request) {
-    auto executor = co_await asio::this_coro::executor;
     const auto deadline = clock::now() + request.total_timeout;
-    const url& origin = request.origin;
-    if (origin.scheme == "http" && !request.local) {
-        co_return failed(fetch_error::address_refused,
-                         "plain http is allowed only for providers marked local");
+    fetch_error error = fetch_error::none;
+    std::string message;
+    auto conn = co_await open_connection(request.origin, request.local, deadline,
+                                         request.connect_timeout, error, message);
+    if (!conn) {
+        co_return failed(error, std::move(message));
     }
-
-    tcp::resolver resolver(executor);
-    auto [rec, results] =
-        co_await resolver.async_resolve(origin.host, std::to_string(origin.port), use_tuple);
-    if (rec) {
-        co_return failed(fetch_error::resolve, "cannot resolve " + origin.host);
+    if (!conn->is_tls()) {
+        co_return co_await exchange(conn->plain(), conn->plain(), request, deadline);
     }
-    std::vector<tcp::endpoint> allowed;
-    std::optional<address_class> refused;
-    for (const auto& entry : results) {
-        const auto address = entry.endpoint().address();
-        if (may_connect(address, request.local)) {
-            allowed.push_back(entry.endpoint());
-        } else {
-            refused = classify(address);
-        }
-    }
-    if (allowed.empty()) {
-        co_return failed(fetch_error::address_refused,
-                         origin.host + " resolves to " +
-                             std::string(describe(refused.value_or(address_class::reserved))) +
-                             ", which only providers marked local may reach");
-    }
-
-    beast::tcp_stream stream(executor);
-    stream.expires_after(std::min(request.connect_timeout, left(deadline)));
-    auto [cec, endpoint] = co_await stream.async_connect(allowed, use_tuple);
-    if (cec) {
-        co_return failed(cec == beast::error::timeout ? fetch_error::timeout : fetch_error::connect,
-                         "cannot connect to " + origin.host_header() + ": " + cec.message());
-    }
-    beast::error_code ignored;
-    stream.socket().set_option(tcp::no_delay(true), ignored);
-
-    if (origin.scheme == "http") {
-        co_return co_await exchange(stream, stream, request, deadline);
-    }
-    beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), tls_context());
-    if (!origin.ipv6_literal &&
-        ::SSL_set_tlsext_host_name(tls.native_handle(), origin.host.c_str()) != 1) {
-        co_return failed(fetch_error::tls, "cannot set the TLS server name");
-    }
-    tls.set_verify_callback(ssl::host_name_verification(origin.host));
-    beast::get_lowest_layer(tls).expires_after(left(deadline));
-    auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
-    if (hec) {
-        co_return failed(hec == beast::error::timeout ? fetch_error::timeout : fetch_error::tls,
-                         "TLS handshake with " + origin.host + " failed: " + hec.message());
-    }
-    auto result = co_await exchange(tls, beast::get_lowest_layer(tls), request, deadline);
-    beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
-    co_await tls.async_shutdown(use_tuple);
+    auto result = co_await exchange(conn->tls(), conn->lowest(), request, deadline);
+    conn->lowest().expires_after(std::chrono::seconds(1));
+    co_await conn->tls().async_shutdown(use_tuple);
     co_return result;
 }
 

@@ -1,0 +1,738 @@
+#include "gateway/gateway.hpp"
+
+#include "aignehub/store.hpp"
+#include "aignehub/version.hpp"
+#include "auth/keys.hpp"
+#include "billing/usage_writer.hpp"
+#include "core/log.hpp"
+#include "core/master_keys.hpp"
+#include "gateway/openai_wire.hpp"
+#include "gateway/sse.hpp"
+#include "http/errors.hpp"
+#include "providers/secrets.hpp"
+#include "routing/routes.hpp"
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include <charconv>
+#include <unordered_set>
+
+namespace aignehub::gateway {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using steady = std::chrono::steady_clock;
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+
+// One way to reach a model: a provider and the model id it knows.
+struct target {
+    std::shared_ptr<const routing::provider_entry> provider;
+    std::string model;
+};
+
+// "provider/model" names one provider; anything else is a bare name looked up in the models
+// the providers listed.
+std::vector<target> resolve(const routing::route_snapshot& snapshot, const std::string& name) {
+    std::vector<target> out;
+    if (const auto slash = name.find('/'); slash != std::string::npos && slash + 1 < name.size()) {
+        if (const auto it = snapshot.by_name.find(name.substr(0, slash));
+            it != snapshot.by_name.end()) {
+            out.push_back({it->second, name.substr(slash + 1)});
+            return out;
+        }
+    }
+    if (const auto it = snapshot.by_model.find(name); it != snapshot.by_model.end()) {
+        for (const auto& provider : it->second) {
+            out.push_back({provider, name});
+        }
+    }
+    return out;
+}
+
+std::string_view suffix_of(endpoint which) {
+    switch (which) {
+    case endpoint::chat:
+        return "/chat/completions";
+    case endpoint::embeddings:
+        return "/embeddings";
+    case endpoint::images:
+        return "/images/generations";
+    }
+    return "/";
+}
+
+// The catalogue's model listing path says where the API lives below the base URL: "/models"
+// (most) or "/v1/models" (Ollama, whose base URL is the server's root).
+std::string api_path(const routing::provider_entry& p, endpoint which) {
+    std::string_view listing = p.kind->models_path;
+    constexpr std::string_view models = "/models";
+    const std::string_view prefix =
+        listing.ends_with(models) ? listing.substr(0, listing.size() - models.size()) : "";
+    std::string path = p.origin->path;
+    path.append(prefix);
+    path.append(suffix_of(which));
+    return path;
+}
+
+std::string request_head(const routing::provider_entry& p, const std::string& path,
+                         std::string_view secret, std::size_t length, bool stream) {
+    std::string head;
+    head.reserve(256 + secret.size());
+    head.append("POST ").append(path).append(" HTTP/1.1\r\nHost: ");
+    head.append(p.origin->host_header());
+    head.append("\r\nUser-Agent: aignehub/").append(version);
+    head.append("\r\nContent-Type: application/json\r\nAccept: ");
+    head.append(stream ? "text/event-stream" : "application/json");
+    head.append("\r\nContent-Length: ").append(std::to_string(length)).append("\r\n");
+    if (!secret.empty()) {
+        switch (p.kind->auth) {
+        case providers::auth_style::bearer:
+            head.append("Authorization: Bearer ").append(secret).append("\r\n");
+            break;
+        case providers::auth_style::x_api_key:
+            head.append("x-api-key: ").append(secret).append("\r\n");
+            break;
+        case providers::auth_style::x_goog_api_key:
+            head.append("x-goog-api-key: ").append(secret).append("\r\n");
+            break;
+        }
+    }
+    if (!p.kind->extra_header_name.empty()) {
+        head.append(p.kind->extra_header_name)
+            .append(": ")
+            .append(p.kind->extra_header_value)
+            .append("\r\n");
+    }
+    head.append("\r\n");
+    return head;
+}
+
+// retry-after: delta seconds (dates are rare from AI providers and read as a minute).
+steady::time_point retry_at(std::string_view value, steady::time_point now) {
+    std::int64_t seconds = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc{} || seconds < 0) {
+        seconds = value.empty() ? 10 : 60;
+    }
+    return now + std::chrono::seconds(std::min<std::int64_t>(seconds, 3600));
+}
+
+// Submits a usage record and completes once the writer made it durable (true) or gave up
+// (false). A named initiation taking the row as an argument, not a lambda capturing it: GCC 12
+// mis-copies init-captures of lambdas created inside a co_await expression.
+struct submit_usage {
+    billing::usage_writer* writer;
+
+    template <class Handler> void operator()(Handler handler, usage_row row) const {
+        // std::function needs a copyable callable; the handler is move-only, so it is shared and
+        // moved out once, on the coroutine's executor.
+        auto shared = std::make_shared<Handler>(std::move(handler));
+        writer->submit(std::move(row), [shared](bool durable) {
+            auto executor = asio::get_associated_executor(*shared);
+            asio::post(executor, [shared, durable]() mutable {
+                Handler resume = std::move(*shared);
+                std::move(resume)(durable);
+            });
+        });
+    }
+};
+
+template <class Token>
+auto make_durable(billing::usage_writer& writer, usage_row row, Token token) {
+    return asio::async_initiate<Token, void(bool)>(submit_usage{&writer}, token, std::move(row));
+}
+
+// How a request ended, before its record is written.
+enum class failure {
+    none,
+    invalid_request,
+    model_not_found,
+    model_not_allowed,
+    upstream_unauthorized,
+    upstream_rate_limited,
+    upstream_error,
+    upstream_unreachable,
+    upstream_timeout,
+    upstream_stream_error,
+    client_disconnected,
+};
+
+std::string_view name_of(failure f) {
+    switch (f) {
+    case failure::none:
+        return "";
+    case failure::invalid_request:
+        return "invalid_request";
+    case failure::model_not_found:
+        return "model_not_found";
+    case failure::model_not_allowed:
+        return "model_not_allowed";
+    case failure::upstream_unauthorized:
+        return "upstream_unauthorized";
+    case failure::upstream_rate_limited:
+        return "upstream_rate_limited";
+    case failure::upstream_error:
+        return "upstream_error";
+    case failure::upstream_unreachable:
+        return "upstream_unreachable";
+    case failure::upstream_timeout:
+        return "upstream_timeout";
+    case failure::upstream_stream_error:
+        return "upstream_stream_error";
+    case failure::client_disconnected:
+        return "client_disconnected";
+    }
+    return "internal";
+}
+
+void set_json(http::response& res, std::string body) {
+    res.result(bhttp::status::ok);
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = std::move(body);
+}
+
+// One request through the gateway, from the client's body to the usage record.
+class exchange {
+public:
+    exchange(services& gw, detail::log_sink* log, endpoint which, const http::request& req,
+             http::response& res, const http::route_context& ctx, http::responder& out)
+        : gw_(gw), log_(log), which_(which), req_(req), res_(res), ctx_(ctx), out_(out) {
+        const auth::principal& who = *ctx.who;
+        row_.request_id = std::string(res["x-request-id"]);
+        row_.user_id = who.user_id;
+        row_.key_id = who.key_id;
+        row_.app = who.app;
+        row_.created_at = auth::format_time(std::chrono::system_clock::now());
+    }
+
+    // Checks the request; false after answering it with a 4xx.
+    bool prepare() {
+        body_ = ojson::parse(req_.body(), nullptr, false);
+        if (body_.is_discarded()) {
+            return refuse(http::error_kind::bad_request, failure::invalid_request,
+                          "the request body is not valid JSON", "", "invalid_json");
+        }
+        if (auto bad = check_request(which_, body_)) {
+            return refuse(http::error_kind::bad_request, failure::invalid_request, bad->message,
+                          bad->param, "invalid_request");
+        }
+        row_.model_requested = body_["model"].get<std::string>();
+        if (!auth::model_allowed(ctx_.who->models, row_.model_requested)) {
+            return refuse(http::error_kind::forbidden, failure::model_not_allowed,
+                          "this key may not use the model '" + row_.model_requested + "'", "model",
+                          "model_not_allowed");
+        }
+        targets_ = resolve(*gw_.routes->current(), row_.model_requested);
+        if (targets_.empty()) {
+            return refuse(http::error_kind::not_found, failure::model_not_found,
+                          "the model '" + row_.model_requested +
+                              "' does not exist or is not served here",
+                          "model", "model_not_found");
+        }
+        if (which_ == endpoint::chat) {
+            const auto stream = body_.find("stream");
+            stream_ = stream != body_.end() && stream->is_boolean() && stream->get<bool>();
+            if (stream_) {
+                auto& options = body_["stream_options"];
+                if (!options.is_object()) {
+                    options = ojson::object();
+                }
+                const auto iu = options.find("include_usage");
+                wants_usage_ = iu != options.end() && iu->is_boolean() && iu->get<bool>();
+                options["include_usage"] = true; // the gateway meters every stream
+            }
+        }
+        return true;
+    }
+
+    // Tries the targets until one answers or the attempts run out.
+    asio::awaitable<void> run() {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        const unsigned budget = gw_.max_attempts;
+        for (std::size_t t = 0; t < targets_.size() && attempts_ < budget; ++t) {
+            const target& to = targets_[t];
+            const auto& provider = *to.provider;
+            if (!provider.origin) {
+                note_failure(failure::upstream_unreachable, 502,
+                             "the provider '" + provider.row.name + "' has an invalid base URL");
+                continue;
+            }
+            // Leave an attempt for each provider still to come.
+            const std::size_t later = targets_.size() - t - 1;
+            const unsigned left = budget - attempts_;
+            const unsigned own = later == 0 ? left : std::max(1U, std::min(2U, left - 1));
+            body_["model"] = to.model;
+            const std::string payload = dump(body_);
+            const std::string path = api_path(provider, which_);
+            std::unordered_set<std::int64_t> tried;
+            for (unsigned n = 0; n < own && attempts_ < budget; ++n) {
+                const credential_row* credential = nullptr;
+                if (!provider.credentials.empty()) {
+                    credential = pick(provider, tried);
+                    if (credential == nullptr) {
+                        no_usable_credential(provider);
+                        break;
+                    }
+                    tried.insert(credential->id);
+                } else if (provider.kind->key_required) {
+                    note_failure(failure::upstream_unauthorized, 502,
+                                 "the provider '" + provider.row.name + "' has no credential");
+                    break;
+                }
+                const bool final = co_await attempt(to, credential, path, payload);
+                if (final || gone_) {
+                    co_return;
+                }
+                if (provider.credentials.size() <= tried.size() && later > 0) {
+                    break; // every credential of this provider was tried: next provider
+                }
+            }
+        }
+        answer_failure();
+    }
+
+    // Writes the record, then the last bytes.
+    asio::awaitable<void> finish(bool client_gone) {
+        if (client_gone || gone_) {
+            gone_ = true;
+            failure_ = failure::client_disconnected;
+            row_.status = 499;
+        } else {
+            row_.status = streaming_ ? 200 : res_.result_int();
+        }
+        row_.error_kind = std::string(name_of(failure_));
+        row_.latency_us = duration_cast<microseconds>(steady::now() - out_.started()).count();
+        row_.attempts = std::max<std::int64_t>(attempts_, 0);
+        if (!streaming_ && !gone_) {
+            row_.ttfb_us = row_.latency_us;
+        }
+        spend_tokens();
+        const bool durable = co_await make_durable(*gw_.usage, row_, asio::use_awaitable);
+        if (gone_) {
+            co_return;
+        }
+        if (!streaming_) {
+            if (!durable) {
+                http::make_error(res_, http::error_kind::unavailable,
+                                 "the usage record could not be written; retry later", "",
+                                 "usage_not_recorded");
+            }
+            co_return;
+        }
+        if (!durable) {
+            tail_.clear();
+            append_error_event(tail_, "the usage record could not be written", "server_error",
+                               "usage_not_recorded");
+        } else if (tail_.empty()) {
+            tail_ = "data: [DONE]\n\n";
+        }
+        if (co_await out_.write_chunk(tail_)) {
+            co_await out_.finish_chunked();
+        }
+    }
+
+    void client_went_away() noexcept { gone_ = true; }
+
+private:
+    bool refuse(http::error_kind kind, failure why, std::string_view message,
+                std::string_view param, std::string_view code) {
+        failure_ = why;
+        http::make_error(res_, kind, message, param, code);
+        return false;
+    }
+
+    const credential_row* pick(const routing::provider_entry& provider,
+                               const std::unordered_set<std::int64_t>& tried) {
+        for (std::size_t i = 0; i <= provider.credentials.size(); ++i) {
+            const auto id = provider.balancer->pick(steady::now());
+            if (!id) {
+                return nullptr;
+            }
+            if (tried.contains(*id)) {
+                continue;
+            }
+            for (const auto& c : provider.credentials) {
+                if (c.id == *id) {
+                    return &c;
+                }
+            }
+        }
+        return nullptr;
+    }
+
+    void no_usable_credential(const routing::provider_entry& provider) {
+        const auto next = provider.balancer->next_available();
+        if (next) {
+            const auto wait = duration_cast<std::chrono::seconds>(*next - steady::now()).count();
+            retry_after_ = std::max<std::int64_t>(1, wait + 1);
+            note_failure(failure::upstream_rate_limited, 429,
+                         "every credential of the provider '" + provider.row.name +
+                             "' is rate-limited; retry later");
+        } else {
+            note_failure(failure::upstream_unauthorized, 502,
+                         "the provider '" + provider.row.name + "' refused every credential");
+        }
+    }
+
+    void note_failure(failure why, unsigned status, std::string message, std::string code = {}) {
+        failure_ = why;
+        failure_status_ = status;
+        failure_message_ = std::move(message);
+        failure_code_ = code.empty() ? std::string(name_of(why)) : std::move(code);
+    }
+
+    void answer_failure() {
+        if (failure_ == failure::none) {
+            note_failure(failure::upstream_unreachable, 502, "no attempt could be made");
+        }
+        const bool limited = failure_status_ == 429;
+        http::make_error(res_,
+                         limited ? http::error_kind::rate_limited : http::error_kind::unavailable,
+                         failure_message_, "", failure_code_);
+        res_.result(static_cast<bhttp::status>(failure_status_));
+        if (limited && retry_after_ > 0) {
+            res_.set(bhttp::field::retry_after, std::to_string(retry_after_));
+        }
+    }
+
+    void log_attempt(const target& to, const credential_row* credential, std::string_view outcome,
+                     unsigned status, steady::time_point began) {
+        if (log_ == nullptr || !log_->enabled()) {
+            return;
+        }
+        std::string extra = R"(,"request_id":)";
+        detail::append_json_string(extra, row_.request_id);
+        extra.append(R"(,"attempt":)").append(std::to_string(attempts_));
+        extra.append(R"(,"provider":)");
+        detail::append_json_string(extra, to.provider->row.name);
+        extra.append(R"(,"credential_id":)")
+            .append(credential ? std::to_string(credential->id) : "null");
+        extra.append(R"(,"model":)");
+        detail::append_json_string(extra, to.model);
+        extra.append(R"(,"outcome":)");
+        detail::append_json_string(extra, outcome);
+        extra.append(R"(,"status":)").append(std::to_string(status));
+        extra.append(R"(,"duration_ms":)")
+            .append(std::to_string(
+                duration_cast<std::chrono::milliseconds>(steady::now() - began).count()));
+        log_->write(detail::event_line("info", "upstream attempt", extra));
+    }
+
+    // One call to one provider with one credential; true when the request is settled (answered
+    // or refused for good), false when another attempt may follow.
+    asio::awaitable<bool> attempt(const target& to, const credential_row* credential,
+                                  const std::string& path, const std::string& payload) {
+        ++attempts_;
+        const auto& provider = *to.provider;
+        const auto began = steady::now();
+        row_.provider = provider.row.name;
+        row_.credential_id =
+            credential ? std::optional<std::int64_t>(credential->id) : std::nullopt;
+        std::string secret = credential ? gw_.secrets->open(*credential) : std::string();
+        std::string head = request_head(provider, path, secret, payload.size(), stream_);
+        upstream::call call(*gw_.pool, *provider.origin, provider.row.local, gw_.limits);
+        const upstream::call_error sent = co_await call.send(std::move(head), payload);
+        if (sent != upstream::call_error::none) {
+            co_return network_failure(to, credential, sent, began, secret);
+        }
+        row_.upstream_ttfb_us = call.time_to_first_byte().count();
+        const unsigned status = call.status();
+        if (status >= 200 && status < 300) {
+            const bool streamed_reply =
+                stream_ && call.header("content-type").starts_with("text/event-stream");
+            if (streamed_reply) {
+                co_return co_await relay(to, credential, call, began, secret);
+            }
+            co_return co_await answer_whole(to, credential, call, began, secret);
+        }
+        std::string body;
+        const upstream::call_error read = co_await call.read_all(body);
+        if (read == upstream::call_error::cancelled) {
+            gone_ = true;
+            co_return true;
+        }
+        upstream_error error = read_error(status, body);
+        error.message = providers::scrub(error.message, secret);
+        log_attempt(to, credential, "http_error", status, began);
+        if (credential && (status == 401 || status == 403)) {
+            provider.balancer->rejected(credential->id, steady::now());
+            note_failure(failure::upstream_unauthorized, 502,
+                         "the provider '" + provider.row.name +
+                             "' refused its credential: " + error.message);
+            co_return false;
+        }
+        if (status == 429) {
+            const auto until = retry_at(call.header("retry-after"), steady::now());
+            if (credential) {
+                provider.balancer->rate_limited(credential->id, until);
+            }
+            retry_after_ = std::max<std::int64_t>(
+                1, duration_cast<std::chrono::seconds>(until - steady::now()).count());
+            note_failure(failure::upstream_rate_limited, 429,
+                         "the provider '" + provider.row.name +
+                             "' is rate-limiting: " + error.message);
+            co_return false;
+        }
+        if (status >= 500 || status == 408) {
+            note_failure(failure::upstream_error, status >= 500 ? status : 502,
+                         "the provider '" + provider.row.name + "' failed: " + error.message,
+                         error.code.empty() ? "upstream_error" : error.code);
+            co_return false;
+        }
+        // The request itself is at fault: the client gets the provider's status and message.
+        failure_ = failure::upstream_error;
+        http::make_error(res_, http::error_kind::bad_request, error.message, "",
+                         error.code.empty() ? "upstream_error" : error.code);
+        res_.result(static_cast<bhttp::status>(status));
+        co_return true;
+    }
+
+    bool network_failure(const target& to, const credential_row* credential, upstream::call_error e,
+                         steady::time_point began, std::string& secret) {
+        secret.assign(secret.size(), '\0');
+        log_attempt(to, credential, describe(e), 0, began);
+        switch (e) {
+        case upstream::call_error::cancelled:
+            gone_ = true;
+            return true;
+        case upstream::call_error::timeout:
+            note_failure(failure::upstream_timeout, 504,
+                         "the provider '" + to.provider->row.name + "' did not answer in time");
+            return false;
+        default:
+            note_failure(failure::upstream_unreachable, 502,
+                         "cannot reach the provider '" + to.provider->row.name +
+                             "': " + std::string(describe(e)));
+            return false;
+        }
+    }
+
+    asio::awaitable<bool> answer_whole(const target& to, const credential_row* credential,
+                                       upstream::call& call, steady::time_point began,
+                                       std::string& secret) {
+        std::string body;
+        const upstream::call_error read = co_await call.read_all(body);
+        if (read != upstream::call_error::none) {
+            co_return network_failure(to, credential, read, began, secret);
+        }
+        log_attempt(to, credential, "ok", call.status(), began);
+        if (credential) {
+            to.provider->balancer->succeeded(credential->id);
+        }
+        ojson answer = ojson::parse(body, nullptr, false);
+        if (!answer.is_object()) {
+            note_failure(failure::upstream_error, 502,
+                         "the provider '" + to.provider->row.name + "' answered with invalid JSON");
+            answer_failure();
+            co_return true;
+        }
+        usage_counts usage;
+        read_usage(answer, usage);
+        record_usage(usage);
+        if (const auto m = answer.find("model"); m != answer.end() && m->is_string()) {
+            row_.model_served = m->get<std::string>();
+        } else {
+            row_.model_served = to.model;
+        }
+        if (which_ == endpoint::images) {
+            if (const auto data = answer.find("data"); data != answer.end() && data->is_array()) {
+                row_.images = static_cast<std::int64_t>(data->size());
+            }
+        }
+        const bool changed = which_ == endpoint::chat && normalise_chat(answer);
+        const auto first = body.find_first_not_of(" \t\r\n");
+        if (changed) {
+            set_json(res_, dump(answer));
+        } else if (first != 0) {
+            set_json(res_, body.substr(first == std::string::npos ? body.size() : first));
+        } else {
+            set_json(res_, std::move(body));
+        }
+        failure_ = failure::none;
+        co_return true;
+    }
+
+    asio::awaitable<bool> relay(const target& to, const credential_row* credential,
+                                upstream::call& call, steady::time_point began,
+                                std::string& secret) {
+        stream_state state;
+        state.client_wants_usage = wants_usage_;
+        event_splitter splitter;
+        std::string piece;
+        std::string out;
+        bool done = false;
+        for (;;) {
+            piece.clear();
+            const upstream::call_error read =
+                call.finished() ? upstream::call_error::none : co_await call.read_some(piece);
+            if (read != upstream::call_error::none) {
+                if (!streaming_) {
+                    co_return network_failure(to, credential, read, began, secret);
+                }
+                log_attempt(to, credential, describe(read), call.status(), began);
+                if (read == upstream::call_error::cancelled) {
+                    gone_ = true;
+                } else {
+                    failure_ = read == upstream::call_error::timeout
+                                   ? failure::upstream_timeout
+                                   : failure::upstream_stream_error;
+                    append_error_event(tail_error_, describe(read), "upstream_error",
+                                       name_of(failure_));
+                }
+                break;
+            }
+            out.clear();
+            splitter.feed(piece, [&](std::string_view event) {
+                if (done || state.error) {
+                    return;
+                }
+                auto result = process_chat_event(event, state);
+                switch (result.verdict) {
+                case chunk_verdict::pass:
+                    out.append(event);
+                    break;
+                case chunk_verdict::replace:
+                    out.append(result.replacement);
+                    break;
+                case chunk_verdict::drop:
+                    break;
+                case chunk_verdict::done:
+                    done = true;
+                    break;
+                case chunk_verdict::error:
+                    break;
+                }
+            });
+            if (!out.empty()) {
+                if (!streaming_) {
+                    // The first bytes for the client: from here on, no retry.
+                    streaming_ = true;
+                    row_.ttfb_us =
+                        duration_cast<microseconds>(steady::now() - out_.started()).count();
+                    res_.result(bhttp::status::ok);
+                    res_.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
+                    res_.set(bhttp::field::cache_control, "no-cache");
+                    if (!co_await out_.start_chunked(res_)) {
+                        gone_ = true;
+                        break;
+                    }
+                }
+                if (!co_await out_.write_chunk(out)) {
+                    gone_ = true;
+                    break;
+                }
+            }
+            if (state.error) {
+                failure_ = failure::upstream_stream_error;
+                append_error_event(tail_error_, providers::scrub(*state.error, secret),
+                                   "upstream_error", "upstream_stream_error");
+                log_attempt(to, credential, "stream_error", call.status(), began);
+                break;
+            }
+            if (done || call.finished()) {
+                if (!done && !streaming_) {
+                    // An empty stream: nothing reached the client, so another attempt may run.
+                    log_attempt(to, credential, "empty_stream", call.status(), began);
+                    note_failure(failure::upstream_error, 502,
+                                 "the provider '" + to.provider->row.name +
+                                     "' ended the stream without an answer");
+                    co_return false;
+                }
+                log_attempt(to, credential, "ok", call.status(), began);
+                if (credential) {
+                    to.provider->balancer->succeeded(credential->id);
+                }
+                failure_ = failure::none;
+                break;
+            }
+        }
+        row_.model_served = state.model.empty() ? to.model : state.model;
+        record_usage(state.usage);
+        if (!tail_error_.empty()) {
+            tail_ = tail_error_;
+        }
+        if (!streaming_ && !gone_) {
+            // Failed before the first byte reached the client: answer with a status instead.
+            if (failure_ == failure::none) {
+                note_failure(failure::upstream_stream_error, 502, "the stream ended early");
+            }
+            answer_failure();
+        }
+        co_return true;
+    }
+
+    void record_usage(const usage_counts& usage) {
+        row_.prompt_tokens = usage.prompt;
+        row_.completion_tokens = usage.completion;
+        row_.cached_tokens = usage.cached;
+        row_.reasoning_tokens = usage.reasoning;
+    }
+
+    void spend_tokens() {
+        const auth::principal& who = *ctx_.who;
+        if (who.tpm && who.runtime) {
+            who.runtime->spend_tokens(row_.prompt_tokens + row_.completion_tokens, *who.tpm,
+                                      auth::clock::now());
+        }
+    }
+
+    services& gw_;
+    detail::log_sink* log_;
+    endpoint which_;
+    const http::request& req_;
+    http::response& res_;
+    const http::route_context& ctx_;
+    http::responder& out_;
+    ojson body_;
+    std::vector<target> targets_;
+    usage_row row_;
+    bool stream_ = false;
+    bool wants_usage_ = false;
+    bool streaming_ = false; ///< the client has the head of a streamed answer
+    bool gone_ = false;
+    unsigned attempts_ = 0;
+    failure failure_ = failure::none;
+    unsigned failure_status_ = 502;
+    std::string failure_message_;
+    std::string failure_code_;
+    std::int64_t retry_after_ = 0;
+    std::string tail_;       ///< the last bytes of a stream, sent once the record is durable
+    std::string tail_error_; ///< an error event ending the stream
+};
+
+} // namespace
+
+void add_routes(http::router& r, std::shared_ptr<services> gateway, detail::log_sink* log) {
+    constexpr http::route_options options{.who = http::access::key};
+    const auto route = [&](std::string path, endpoint which) {
+        r.add_async(
+            bhttp::verb::post, std::move(path),
+            [gateway, log, which](const http::request& req, http::response& res,
+                                  const http::route_context& ctx,
+                                  http::responder& out) -> asio::awaitable<void> {
+                using namespace asio::experimental::awaitable_operators;
+                exchange job(*gateway, log, which, req, res, ctx, out);
+                if (!job.prepare()) {
+                    co_await job.finish(false);
+                    co_return;
+                }
+                const auto ended = co_await (job.run() || out.client_gone());
+                co_await job.finish(ended.index() == 1 && std::get<1>(ended));
+            },
+            options);
+    };
+    route("/v1/chat/completions", endpoint::chat);
+    route("/v1/embeddings", endpoint::embeddings);
+    route("/v1/images/generations", endpoint::images);
+}
+
+} // namespace aignehub::gateway

@@ -1,0 +1,465 @@
+#include "gateway/openai_wire.hpp"
+
+#include "core/log.hpp"
+#include "gateway/sse.hpp"
+
+#include <array>
+#include <utility>
+
+namespace aignehub::gateway {
+
+namespace {
+
+enum class kind {
+    string,
+    integer,
+    number,
+    boolean,
+    object,
+    array,
+    string_or_array,
+    text_or_object
+};
+
+bool is(const ojson& value, kind k) {
+    switch (k) {
+    case kind::string:
+        return value.is_string();
+    case kind::integer:
+        return value.is_number_integer() ||
+               (value.is_number_float() &&
+                value.get<double>() == static_cast<double>(value.get<std::int64_t>()));
+    case kind::number:
+        return value.is_number();
+    case kind::boolean:
+        return value.is_boolean();
+    case kind::object:
+        return value.is_object();
+    case kind::array:
+        return value.is_array();
+    case kind::string_or_array:
+        return value.is_string() || value.is_array();
+    case kind::text_or_object:
+        return value.is_string() || value.is_object();
+    }
+    return false;
+}
+
+std::string_view name_of(kind k) {
+    switch (k) {
+    case kind::string:
+        return "a string";
+    case kind::integer:
+        return "an integer";
+    case kind::number:
+        return "a number";
+    case kind::boolean:
+        return "a boolean";
+    case kind::object:
+        return "an object";
+    case kind::array:
+        return "an array";
+    case kind::string_or_array:
+        return "a string or an array";
+    case kind::text_or_object:
+        return "a string or an object";
+    }
+    return "valid";
+}
+
+struct field_rule {
+    std::string_view name;
+    kind type;
+};
+
+constexpr std::array chat_fields{
+    field_rule{"stream", kind::boolean},
+    field_rule{"stream_options", kind::object},
+    field_rule{"n", kind::integer},
+    field_rule{"temperature", kind::number},
+    field_rule{"top_p", kind::number},
+    field_rule{"max_tokens", kind::integer},
+    field_rule{"max_completion_tokens", kind::integer},
+    field_rule{"seed", kind::integer},
+    field_rule{"stop", kind::string_or_array},
+    field_rule{"tools", kind::array},
+    field_rule{"tool_choice", kind::text_or_object},
+    field_rule{"response_format", kind::object},
+    field_rule{"parallel_tool_calls", kind::boolean},
+    field_rule{"reasoning_effort", kind::string},
+    field_rule{"presence_penalty", kind::number},
+    field_rule{"frequency_penalty", kind::number},
+    field_rule{"logit_bias", kind::object},
+    field_rule{"logprobs", kind::boolean},
+    field_rule{"top_logprobs", kind::integer},
+    field_rule{"user", kind::string},
+    field_rule{"metadata", kind::object},
+    field_rule{"store", kind::boolean},
+    field_rule{"modalities", kind::array},
+};
+
+constexpr std::array embedding_fields{
+    field_rule{"input", kind::string_or_array},
+    field_rule{"encoding_format", kind::string},
+    field_rule{"dimensions", kind::integer},
+    field_rule{"user", kind::string},
+};
+
+constexpr std::array image_fields{
+    field_rule{"prompt", kind::string},
+    field_rule{"n", kind::integer},
+    field_rule{"size", kind::string},
+    field_rule{"quality", kind::string},
+    field_rule{"style", kind::string},
+    field_rule{"response_format", kind::string},
+    field_rule{"background", kind::string},
+    field_rule{"output_format", kind::string},
+    field_rule{"output_compression", kind::integer},
+    field_rule{"user", kind::string},
+};
+
+template <std::size_t N>
+std::optional<bad_field> check_types(const ojson& body, const std::array<field_rule, N>& rules) {
+    for (const auto& rule : rules) {
+        const auto it = body.find(rule.name);
+        if (it != body.end() && !it->is_null() && !is(*it, rule.type)) {
+            return bad_field{std::string(rule.name), std::string(rule.name) + " must be " +
+                                                         std::string(name_of(rule.type))};
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<bad_field> check_messages(const ojson& body) {
+    const auto it = body.find("messages");
+    if (it == body.end() || !it->is_array()) {
+        return bad_field{"messages", "messages is required and must be an array of messages"};
+    }
+    if (it->empty()) {
+        return bad_field{"messages", "messages must hold at least one message"};
+    }
+    std::size_t i = 0;
+    for (const auto& message : *it) {
+        const std::string where = "messages[" + std::to_string(i++) + "]";
+        if (!message.is_object()) {
+            return bad_field{where, where + " must be an object"};
+        }
+        const auto role = message.find("role");
+        if (role == message.end() || !role->is_string()) {
+            return bad_field{where + ".role", where + ".role is required and must be a string"};
+        }
+        const auto content = message.find("content");
+        if (content != message.end() && !content->is_null() && !content->is_string() &&
+            !content->is_array()) {
+            return bad_field{where + ".content",
+                             where + ".content must be a string or an array of parts"};
+        }
+    }
+    return std::nullopt;
+}
+
+// Joins an array of typed content parts ({"type":"text","text":...}, {"type":"thinking",...})
+// into text, and thinking into `reasoning`.
+void flatten_parts(const ojson& parts, std::string& text, std::string& reasoning) {
+    for (const auto& part : parts) {
+        if (part.is_string()) {
+            text += part.get<std::string>();
+            continue;
+        }
+        if (!part.is_object()) {
+            continue;
+        }
+        const std::string type = part.value("type", "");
+        if (type == "text" && part.contains("text") && part["text"].is_string()) {
+            text += part["text"].get<std::string>();
+        } else if (type == "thinking") {
+            const auto thinking = part.find("thinking");
+            if (thinking != part.end() && thinking->is_array()) {
+                std::string ignored;
+                flatten_parts(*thinking, reasoning, ignored);
+            } else if (thinking != part.end() && thinking->is_string()) {
+                reasoning += thinking->get<std::string>();
+            }
+        }
+    }
+}
+
+// Normalises one message or delta object; true when it changed.
+bool normalise_message(ojson& message) {
+    if (!message.is_object()) {
+        return false;
+    }
+    bool changed = false;
+    if (const auto content = message.find("content");
+        content != message.end() && content->is_array()) {
+        std::string text;
+        std::string reasoning;
+        flatten_parts(*content, text, reasoning);
+        *content = text;
+        if (!reasoning.empty() && !message.contains("reasoning_content")) {
+            message["reasoning_content"] = reasoning;
+        }
+        changed = true;
+    }
+    if (const auto reasoning = message.find("reasoning"); reasoning != message.end() &&
+                                                          reasoning->is_string() &&
+                                                          !message.contains("reasoning_content")) {
+        message["reasoning_content"] = *reasoning;
+        changed = true;
+    }
+    return changed;
+}
+
+bool normalise_choices(ojson& body, const char* part) {
+    bool changed = false;
+    if (const auto choices = body.find("choices"); choices != body.end() && choices->is_array()) {
+        for (auto& choice : *choices) {
+            if (choice.is_object()) {
+                if (const auto m = choice.find(part); m != choice.end()) {
+                    changed = normalise_message(*m) || changed;
+                }
+            }
+        }
+    }
+    return changed;
+}
+
+// Copies Groq's x_groq.usage to the standard place; true when it did.
+bool lift_groq_usage(ojson& body) {
+    const auto x = body.find("x_groq");
+    if (x == body.end() || !x->is_object() ||
+        (body.contains("usage") && !body["usage"].is_null())) {
+        return false;
+    }
+    const auto usage = x->find("usage");
+    if (usage == x->end() || !usage->is_object()) {
+        return false;
+    }
+    ojson standard = ojson::object();
+    for (const char* name : {"prompt_tokens", "completion_tokens", "total_tokens"}) {
+        if (const auto v = usage->find(name); v != usage->end()) {
+            standard[name] = *v;
+        }
+    }
+    body["usage"] = std::move(standard);
+    return true;
+}
+
+std::int64_t int_at(const ojson& object, const char* name) {
+    const auto it = object.find(name);
+    return it != object.end() && it->is_number() ? it->get<std::int64_t>() : 0;
+}
+
+// At most `max` bytes of `text` with control characters as spaces (JSON encoding repairs
+// invalid UTF-8 later).
+std::string clean_text(std::string_view text, std::size_t max) {
+    std::string plain;
+    plain.reserve(text.size());
+    for (const char c : text.substr(0, max)) {
+        plain.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+    }
+    return plain;
+}
+
+bool contains_text(std::string_view text, std::string_view what) {
+    return text.find(what) != std::string_view::npos;
+}
+
+} // namespace
+
+std::string dump(const ojson& value) {
+    return value.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+bool read_usage(const ojson& body, usage_counts& out) {
+    if (!body.is_object()) {
+        return false;
+    }
+    const ojson* usage = nullptr;
+    if (const auto it = body.find("usage"); it != body.end() && it->is_object()) {
+        usage = &*it;
+    } else if (const auto x = body.find("x_groq"); x != body.end() && x->is_object()) {
+        if (const auto u = x->find("usage"); u != x->end() && u->is_object()) {
+            usage = &*u;
+        }
+    }
+    if (usage == nullptr) {
+        return false;
+    }
+    // Chat names, and the embeddings' prompt-only usage.
+    out.prompt = int_at(*usage, "prompt_tokens");
+    out.completion = int_at(*usage, "completion_tokens");
+    if (usage->contains("input_tokens") && out.prompt == 0) { // image generation
+        out.prompt = int_at(*usage, "input_tokens");
+        out.completion = int_at(*usage, "output_tokens");
+    }
+    out.cached = 0;
+    out.reasoning = 0;
+    if (const auto d = usage->find("prompt_tokens_details"); d != usage->end() && d->is_object()) {
+        out.cached = int_at(*d, "cached_tokens");
+    } else if (usage->contains("prompt_cache_hit_tokens")) { // DeepSeek
+        out.cached = int_at(*usage, "prompt_cache_hit_tokens");
+    }
+    if (const auto d = usage->find("completion_tokens_details");
+        d != usage->end() && d->is_object()) {
+        out.reasoning = int_at(*d, "reasoning_tokens");
+    }
+    out.reported = true;
+    return true;
+}
+
+std::optional<bad_field> check_request(endpoint which, const ojson& body) {
+    if (!body.is_object()) {
+        return bad_field{"", "the request body must be a JSON object"};
+    }
+    const auto model = body.find("model");
+    if (model == body.end() || !model->is_string() ||
+        model->get_ref<const std::string&>().empty()) {
+        return bad_field{"model", "model is required and must be a non-empty string"};
+    }
+    switch (which) {
+    case endpoint::chat:
+        if (auto bad = check_messages(body)) {
+            return bad;
+        }
+        if (auto bad = check_types(body, chat_fields)) {
+            return bad;
+        }
+        if (const auto so = body.find("stream_options"); so != body.end() && so->is_object()) {
+            if (const auto iu = so->find("include_usage");
+                iu != so->end() && !iu->is_null() && !iu->is_boolean()) {
+                return bad_field{"stream_options.include_usage",
+                                 "stream_options.include_usage must be a boolean"};
+            }
+        }
+        return std::nullopt;
+    case endpoint::embeddings:
+        if (!body.contains("input") || body["input"].is_null()) {
+            return bad_field{"input", "input is required: a string or an array"};
+        }
+        return check_types(body, embedding_fields);
+    case endpoint::images:
+        if (!body.contains("prompt") || !body["prompt"].is_string()) {
+            return bad_field{"prompt", "prompt is required and must be a string"};
+        }
+        return check_types(body, image_fields);
+    }
+    return std::nullopt;
+}
+
+bool normalise_chat(ojson& body) {
+    if (!body.is_object()) {
+        return false;
+    }
+    bool changed = normalise_choices(body, "message");
+    changed = normalise_choices(body, "delta") || changed;
+    changed = lift_groq_usage(body) || changed;
+    return changed;
+}
+
+chunk_result process_chat_event(std::string_view raw, stream_state& state) {
+    // Most chunks of a stream are plain content deltas: they pass without being parsed. A chunk
+    // is parsed when it may carry the model (the first), usage, an error or a quirk.
+    const bool first = state.model.empty();
+    if (!first && !contains_text(raw, "\"usage\":{") && !contains_text(raw, "\"usage\": {") &&
+        !contains_text(raw, "x_groq") && !contains_text(raw, "error") &&
+        !contains_text(raw, "\"reasoning\"") && !contains_text(raw, "\"content\":[") &&
+        !contains_text(raw, "\"content\": [")) {
+        return {};
+    }
+    const sse_event event = parse_event(raw);
+    if (event.data.empty() && event.name.empty()) {
+        return {}; // a comment or keep-alive
+    }
+    if (event.data == "[DONE]") {
+        return {chunk_verdict::done, {}};
+    }
+    ojson chunk = ojson::parse(event.data, nullptr, false);
+    if (event.name == "error" || (chunk.is_object() && chunk.contains("error"))) {
+        const auto error = chunk.is_object() ? chunk.find("error") : chunk.end();
+        std::string message = "the provider reported an error in the stream";
+        if (chunk.is_object() && error != chunk.end()) {
+            if (error->is_object() && error->contains("message") &&
+                (*error)["message"].is_string()) {
+                message = (*error)["message"].get<std::string>();
+            } else if (error->is_string()) {
+                message = error->get<std::string>();
+            }
+        } else if (!event.data.empty() && chunk.is_discarded()) {
+            message = event.data;
+        }
+        state.error = clean_text(message, 500);
+        return {chunk_verdict::error, {}};
+    }
+    if (!chunk.is_object()) {
+        return {}; // not JSON: relay as it came
+    }
+    if (first) {
+        if (const auto m = chunk.find("model"); m != chunk.end() && m->is_string()) {
+            state.model = m->get<std::string>();
+        }
+    }
+    bool changed = normalise_chat(chunk);
+    if (read_usage(chunk, state.usage) && !state.client_wants_usage) {
+        const auto choices = chunk.find("choices");
+        if (choices == chunk.end() || !choices->is_array() || choices->empty()) {
+            return {chunk_verdict::drop, {}}; // the usage-only chunk the client did not ask for
+        }
+        chunk.erase("usage");
+        changed = true;
+    }
+    if (!changed) {
+        return {};
+    }
+    return {chunk_verdict::replace, "data: " + dump(chunk) + "\n\n"};
+}
+
+upstream_error read_error(unsigned status, std::string_view body) {
+    upstream_error out;
+    out.type = status >= 500 ? "upstream_error" : "invalid_request_error";
+    const ojson parsed = ojson::parse(body, nullptr, false);
+    const auto text_of = [](const ojson& v) -> std::string {
+        if (v.is_string()) {
+            return v.get<std::string>();
+        }
+        return v.is_null() ? std::string() : v.dump();
+    };
+    if (parsed.is_object()) {
+        const auto error = parsed.find("error");
+        if (error != parsed.end() && error->is_object()) {
+            out.message = text_of(error->value("message", ojson()));
+            if (const auto t = error->find("type"); t != error->end() && t->is_string()) {
+                out.type = t->get<std::string>();
+            }
+            if (const auto c = error->find("code"); c != error->end() && !c->is_null()) {
+                out.code = text_of(*c);
+            }
+        } else if (error != parsed.end()) {
+            out.message = text_of(*error);
+        } else if (const auto d = parsed.find("detail"); d != parsed.end()) {
+            out.message = text_of(*d);
+        } else if (const auto m = parsed.find("message"); m != parsed.end()) {
+            out.message = text_of(*m);
+        }
+    }
+    if (out.message.empty()) {
+        out.message = body.empty() ? "the provider answered " + std::to_string(status)
+                                   : "the provider answered " + std::to_string(status) + ": " +
+                                         std::string(body.substr(0, 200));
+    }
+    out.message = clean_text(out.message, 1000);
+    return out;
+}
+
+void append_error_event(std::string& out, std::string_view message, std::string_view type,
+                        std::string_view code) {
+    out.append(R"(data: {"error":{"message":)");
+    detail::append_json_string(out, message);
+    out.append(R"(,"type":)");
+    detail::append_json_string(out, type);
+    out.append(R"(,"param":null,"code":)");
+    detail::append_json_string(out, code);
+    out.append("}}\n\n");
+}
+
+} // namespace aignehub::gateway
