@@ -68,7 +68,7 @@ def test_query_string_does_not_change_the_route(server: Server) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/nope"), ("GET", "/"), ("POST", "/v1/chat/completions"), ("GET", "/healthz/")],
+    [("GET", "/nope"), ("GET", "/"), ("POST", "/v1/audio/speech"), ("GET", "/healthz/")],
 )
 def test_unknown_path_is_404_json(server: Server, method: str, path: str) -> None:
     response = request(server, method, path, body=b"{}" if method == "POST" else None)

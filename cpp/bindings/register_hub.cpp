@@ -6,6 +6,7 @@
 #include "aignehub/server.hpp"
 #include "aignehub/store.hpp"
 #include "aignehub/users.hpp"
+#include "billing/usage_query.hpp"
 
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
@@ -192,6 +193,14 @@ void register_hub(py::module_& m) {
             "key_revoke",
             [](const hub& h, std::int64_t id) {
                 return h.users().revoke_key(actor::system(), id).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "usage_query",
+            [](const hub& h, const std::string& filter) {
+                return billing::query_usage(*h.get_store(), actor::system(),
+                                            nlohmann::json::parse(filter))
+                    .dump();
             },
             py::call_guard<py::gil_scoped_release>())
         .def(

@@ -21,6 +21,7 @@ from aignehub._core import (
 )
 from aignehub._hub import Hub, Server, default_data_dir
 from aignehub._providers import Credential, Provider, ProviderKind
+from aignehub._usage import UsagePage, UsageRecord
 from aignehub._users import AccessKey, Bootstrap, CreatedKey, User
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "SchemaVersionError",
     "Server",
     "StoreError",
+    "UsagePage",
+    "UsageRecord",
     "User",
     "__version__",
     "default_data_dir",

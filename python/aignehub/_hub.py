@@ -9,6 +9,7 @@ from types import TracebackType
 
 from aignehub import _core
 from aignehub._providers import Credentials, Providers
+from aignehub._usage import Usage
 from aignehub._users import Bootstrap, Keys, Users, bootstrap
 
 
@@ -104,6 +105,8 @@ class Hub:
         """The people and applications that call the gateway."""
         self.keys = Keys(self._open)
         """Their access keys: ``hub.keys.create(user, name="ci")``."""
+        self.usage = Usage(self._open)
+        """What the gateway recorded of every call: ``hub.usage.query(model="gpt-4o")``."""
 
     def _open(self) -> _core.Hub:
         if self._core is None:

@@ -77,6 +77,7 @@ struct access_key_row {
 
 /// One call through the gateway, answered or failed: what the in-house mode meters.
 struct usage_row {
+    std::int64_t id = 0; ///< assigned by the store
     std::string request_id;
     std::optional<std::int64_t> user_id;
     std::optional<std::int64_t> key_id;
@@ -97,6 +98,19 @@ struct usage_row {
     std::optional<std::int64_t> upstream_ttfb_us;
     std::int64_t attempts = 1;
     std::string created_at; ///< RFC 3339 UTC with milliseconds
+};
+
+/// Which usage records to read; unset fields do not filter.
+struct usage_filter {
+    std::optional<std::string> since; ///< created_at >= since (RFC 3339 UTC)
+    std::optional<std::string> until; ///< created_at < until
+    std::optional<std::int64_t> user_id;
+    std::optional<std::int64_t> key_id;
+    std::optional<std::string> model; ///< the model asked for or served
+    std::optional<std::string> provider;
+    std::optional<std::int64_t> status;
+    std::optional<std::int64_t> before_id; ///< paging: records older than this id
+    std::int64_t limit = 100;
 };
 
 /// The one interface every persistence backend implements. SQLite is the embedded default;
@@ -167,6 +181,8 @@ public:
     virtual void insert_usage(const std::vector<usage_row>& rows) = 0;
     /// How many usage records are stored.
     [[nodiscard]] virtual std::int64_t count_usage() const = 0;
+    /// Usage records matching `filter`, newest first (by id), at most `filter.limit`.
+    [[nodiscard]] virtual std::vector<usage_row> query_usage(const usage_filter& filter) const = 0;
 
     [[nodiscard]] virtual std::vector<user_row> list_users() const = 0;
     [[nodiscard]] virtual std::optional<user_row> find_user(std::int64_t id) const = 0;

@@ -4,6 +4,7 @@
 #include "aignehub/providers.hpp"
 #include "aignehub/users.hpp"
 #include "auth/keys.hpp"
+#include "billing/usage_query.hpp"
 #include "http/errors.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -59,6 +60,15 @@ void answer(http::response& res, status code, const json& body) {
     res.result(code);
     res.set(http::beast_http::field::content_type, "application/json");
     res.body() = body.dump();
+}
+
+// The query string's parameters; a malformed escape is the caller's error.
+std::vector<std::pair<std::string, std::string>> query_of(const http::request& req) {
+    auto params = http::query_params(req.target());
+    if (!params) {
+        throw invalid_input("query", "has a malformed percent escape");
+    }
+    return std::move(*params);
 }
 
 json listing(json items) {
@@ -190,18 +200,11 @@ void add_user_routes(http::router& r, const std::shared_ptr<user_service>& u) {
     r.add(verb::get, "/api/admin/keys", guarded([u](auto& req, auto& res, auto& ctx) {
               // ?user_id=N narrows the listing; no query string lists what the caller may see.
               std::optional<std::int64_t> owner;
-              const std::string_view target = req.target();
-              if (const auto q = target.find('?'); q != std::string_view::npos) {
-                  std::string_view query = target.substr(q + 1);
-                  while (!query.empty()) {
-                      const auto amp = query.find('&');
-                      const std::string_view pair = query.substr(0, amp);
-                      if (pair.starts_with("user_id=")) {
-                          http::route_context parsed;
-                          parsed.params.add("id", std::string(pair.substr(8)));
-                          owner = number_of(parsed, "id", "user");
-                      }
-                      query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
+              for (const auto& [name, value] : query_of(req)) {
+                  if (name == "user_id") {
+                      http::route_context parsed;
+                      parsed.params.add("id", value);
+                      owner = number_of(parsed, "id", "user");
                   }
               }
               answer(res, status::ok, listing(u->list_keys(actor_of(ctx), owner)));
@@ -226,12 +229,24 @@ void add_user_routes(http::router& r, const std::shared_ptr<user_service>& u) {
           for_key_holders);
 }
 
+void add_usage_routes(http::router& r, const std::shared_ptr<store>& db) {
+    r.add(verb::get, "/api/admin/usage", guarded([db](auto& req, auto& res, auto& ctx) {
+              json filter = json::object();
+              for (const auto& [name, value] : query_of(req)) {
+                  filter[name] = value;
+              }
+              answer(res, status::ok, billing::query_usage(*db, actor_of(ctx), filter));
+          }),
+          for_key_holders);
+}
+
 } // namespace
 
 void add_routes(http::router& r, std::shared_ptr<provider_service> providers,
-                std::shared_ptr<user_service> users) {
+                std::shared_ptr<user_service> users, std::shared_ptr<store> db) {
     add_provider_routes(r, providers);
     add_user_routes(r, users);
+    add_usage_routes(r, db);
 }
 
 } // namespace aignehub::admin

@@ -5,6 +5,7 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include <algorithm>
 #include <optional>
 
 namespace aignehub::http {
@@ -79,6 +80,34 @@ const router::route* pick(const std::vector<router::route>& routes, beast_http::
 }
 
 } // namespace
+
+std::optional<std::vector<std::pair<std::string, std::string>>>
+query_params(std::string_view target) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) {
+        return out;
+    }
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        std::string pair(query.substr(0, amp));
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty()) {
+            continue;
+        }
+        std::replace(pair.begin(), pair.end(), '+', ' ');
+        const auto eq = pair.find('=');
+        auto name = decoded(std::string_view(pair).substr(0, eq));
+        auto value = decoded(eq == std::string::npos ? std::string_view{}
+                                                     : std::string_view(pair).substr(eq + 1));
+        if (!name || !value) {
+            return std::nullopt;
+        }
+        out.emplace_back(std::move(*name), std::move(*value));
+    }
+    return out;
+}
 
 void router::add(beast_http::verb method, std::string path, handler fn, route_options options) {
     insert(route{method, std::move(fn), options, {}}, std::move(path));

@@ -80,6 +80,11 @@ public:
 using async_handler = std::function<boost::asio::awaitable<void>(
     const request&, response& res, const route_context&, responder& out)>;
 
+/// The query string of `target` as decoded name/value pairs ('+' is a space); nullopt when an
+/// escape is malformed or encodes NUL.
+[[nodiscard]] std::optional<std::vector<std::pair<std::string, std::string>>>
+query_params(std::string_view target);
+
 /// Who may call a route.
 enum class access {
     open,    ///< anyone (health checks)

@@ -243,7 +243,8 @@ struct server::impl {
             gateway->usage = std::make_shared<billing::usage_writer>(services.db);
             gateway->pool = std::make_shared<upstream::pool>();
             gateway::add_routes(routes, gateway, &log);
-            admin::add_routes(routes, std::move(services.providers), std::move(services.users));
+            admin::add_routes(routes, std::move(services.providers), std::move(services.users),
+                              services.db);
         }
     }
 
@@ -260,6 +261,9 @@ struct server::impl {
     bool admit(const http::request& req, http::response& res, http::access needed,
                http::route_context& ctx, std::shared_ptr<const auth::key_snapshot>& held);
     asio::awaitable<void> flush_key_use();
+    /// Re-tests the credentials a provider refused (401/403 on a call) whose re-test is due; a
+    /// key the provider accepts again goes back into rotation. Runs on the control-plane pool.
+    void retest_refused_credentials();
     asio::awaitable<beast::error_code>
     read_request(connection& conn, beast::flat_buffer& buffer,
                  bhttp::request_parser<bhttp::string_body>& parser, exchange& ex);
@@ -716,6 +720,42 @@ asio::awaitable<void> server::impl::handle(const http::request& req, http::respo
         asio::use_awaitable);
 }
 
+void server::impl::retest_refused_credentials() {
+    if (!providers || !routing) {
+        return;
+    }
+    const auto snapshot = routing->current();
+    for (const auto& [name, entry] : snapshot->by_name) {
+        for (const std::int64_t id : entry->balancer->due_for_retest(steady_clock::now())) {
+            bool accepted = false;
+            try {
+                const auto result = providers->test_credential(name, id);
+                const std::string status = result.value("status", "");
+                accepted = status == "connected" || status == "rate_limited";
+            } catch (const std::exception&) {
+                // Removed meanwhile, or the test failed: count it as refused again.
+            }
+            if (accepted) {
+                entry->balancer->succeeded(id);
+            } else {
+                entry->balancer->rejected(id, steady_clock::now());
+            }
+            if (log.enabled()) {
+                log.write(detail::event_line(
+                    "info", "credential re-tested",
+                    R"(,"provider":)" +
+                        [&] {
+                            std::string quoted;
+                            detail::append_json_string(quoted, name);
+                            return quoted;
+                        }() +
+                        R"(,"credential_id":)" + std::to_string(id) + R"(,"accepted":)" +
+                        (accepted ? "true" : "false")));
+            }
+        }
+    }
+}
+
 asio::awaitable<void> server::impl::flush_key_use() {
     // Every second: pick up configuration changes another process made in the same database
     // (the CLI next to this server); every fifth: write last-used times.
@@ -737,6 +777,9 @@ asio::awaitable<void> server::impl::flush_key_use() {
             }
             if (ec || stopping || tick % 5 == 0) {
                 keys->flush_last_used(*db);
+            }
+            if (!ec && !stopping) {
+                retest_refused_credentials();
             }
         } catch (const std::exception&) {
             // The next round retries; a failed read or write here costs freshness only.

@@ -326,6 +326,72 @@ public:
         });
     }
 
+    [[nodiscard]] std::vector<usage_row> query_usage(const usage_filter& f) const override {
+        return guarded("read usage", [&] {
+            std::string sql =
+                "SELECT id, request_id, user_id, key_id, app, provider, credential_id, "
+                "model_requested, model_served, prompt_tokens, completion_tokens, cached_tokens, "
+                "reasoning_tokens, images, status, error_kind, latency_us, ttfb_us, "
+                "upstream_ttfb_us, attempts, created_at FROM usage_records WHERE 1 = 1";
+            if (f.since) {
+                sql += " AND created_at >= :since";
+            }
+            if (f.until) {
+                sql += " AND created_at < :until";
+            }
+            if (f.user_id) {
+                sql += " AND user_id = :user";
+            }
+            if (f.key_id) {
+                sql += " AND key_id = :key";
+            }
+            if (f.model) {
+                sql += " AND (model_requested = :model OR model_served = :model)";
+            }
+            if (f.provider) {
+                sql += " AND provider = :provider";
+            }
+            if (f.status) {
+                sql += " AND status = :status";
+            }
+            if (f.before_id) {
+                sql += " AND id < :before";
+            }
+            sql += " ORDER BY id DESC LIMIT :limit";
+            SQLite::Statement q(db_, sql);
+            if (f.since) {
+                q.bind(":since", *f.since);
+            }
+            if (f.until) {
+                q.bind(":until", *f.until);
+            }
+            if (f.user_id) {
+                q.bind(":user", *f.user_id);
+            }
+            if (f.key_id) {
+                q.bind(":key", *f.key_id);
+            }
+            if (f.model) {
+                q.bind(":model", *f.model);
+            }
+            if (f.provider) {
+                q.bind(":provider", *f.provider);
+            }
+            if (f.status) {
+                q.bind(":status", *f.status);
+            }
+            if (f.before_id) {
+                q.bind(":before", *f.before_id);
+            }
+            q.bind(":limit", f.limit);
+            std::vector<usage_row> rows;
+            while (q.executeStep()) {
+                rows.push_back(read_usage(q));
+            }
+            return rows;
+        });
+    }
+
     [[nodiscard]] std::vector<user_row> list_users() const override {
         return guarded("list users", [&] {
             SQLite::Statement q(db_, std::string(user_columns) + " ORDER BY id");
@@ -575,6 +641,36 @@ private:
     static constexpr const char* key_columns =
         "SELECT id, user_id, name, prefix, last4, digest, app, models, rpm, tpm, expires_at, "
         "revoked_at, last_used_at, created_at FROM access_keys";
+
+    static std::optional<std::int64_t> optional_int(const SQLite::Column& c) {
+        return c.isNull() ? std::nullopt : std::optional<std::int64_t>(c.getInt64());
+    }
+
+    static usage_row read_usage(SQLite::Statement& q) {
+        usage_row r;
+        r.id = q.getColumn(0).getInt64();
+        r.request_id = q.getColumn(1).getString();
+        r.user_id = optional_int(q.getColumn(2));
+        r.key_id = optional_int(q.getColumn(3));
+        r.app = q.getColumn(4).getString();
+        r.provider = q.getColumn(5).getString();
+        r.credential_id = optional_int(q.getColumn(6));
+        r.model_requested = q.getColumn(7).getString();
+        r.model_served = q.getColumn(8).getString();
+        r.prompt_tokens = q.getColumn(9).getInt64();
+        r.completion_tokens = q.getColumn(10).getInt64();
+        r.cached_tokens = q.getColumn(11).getInt64();
+        r.reasoning_tokens = q.getColumn(12).getInt64();
+        r.images = q.getColumn(13).getInt64();
+        r.status = q.getColumn(14).getInt64();
+        r.error_kind = q.getColumn(15).getString();
+        r.latency_us = q.getColumn(16).getInt64();
+        r.ttfb_us = optional_int(q.getColumn(17));
+        r.upstream_ttfb_us = optional_int(q.getColumn(18));
+        r.attempts = q.getColumn(19).getInt64();
+        r.created_at = q.getColumn(20).getString();
+        return r;
+    }
 
     static user_row read_user(SQLite::Statement& q) {
         user_row r;
