@@ -82,8 +82,8 @@ class Usage:
         body = _given(
             since=_time(since),
             until=_time(until),
-            user=user,
-            key=key,
+            user_id=user,
+            key_id=key,
             model=model,
             provider=provider,
             status=status,

@@ -38,16 +38,36 @@ std::optional<std::int64_t> number(const json& filter, const char* field, std::i
     return n;
 }
 
+// "YYYY-MM-DDTHH:MM:SS[.f...]Z" in the stored form (exactly three decimals), so that text
+// comparison orders by time. Done on the text: a far-off year must not overflow a clock.
 std::optional<std::string> time_of(const json& filter, const char* field) {
     if (!detail::has(filter, field)) {
         return std::nullopt;
     }
     const std::string text = detail::text_field(filter, field, 64);
-    const auto parsed = auth::parse_time(text);
-    if (!parsed) {
-        throw invalid_input(field, "must be a time like 2026-01-31T12:00:00Z");
+    const auto digits = [&](std::size_t from, std::size_t count) {
+        if (from + count > text.size()) {
+            return false;
+        }
+        for (std::size_t i = from; i < from + count; ++i) {
+            if (text[i] < '0' || text[i] > '9') {
+                return false;
+            }
+        }
+        return true;
+    };
+    const bool shape = text.size() >= 20 && digits(0, 4) && text[4] == '-' && digits(5, 2) &&
+                       text[7] == '-' && digits(8, 2) && text[10] == 'T' && digits(11, 2) &&
+                       text[13] == ':' && digits(14, 2) && text[16] == ':' && digits(17, 2) &&
+                       text.back() == 'Z' &&
+                       (text.size() == 20 ||
+                        (text[19] == '.' && text.size() > 21 && digits(20, text.size() - 21)));
+    if (!shape || !auth::parse_time(text.substr(0, 19) + "Z")) {
+        throw invalid_input(field, "must be a UTC time like 2026-01-31T12:00:00Z");
     }
-    return auth::format_time(*parsed); // the stored form, so text comparison orders by time
+    std::string fraction = text.size() > 20 ? text.substr(20, text.size() - 21) : "";
+    fraction.resize(3, '0');
+    return text.substr(0, 19) + "." + fraction + "Z";
 }
 
 std::optional<std::string> text_of(const json& filter, const char* field) {
@@ -88,14 +108,16 @@ json usage_json(const usage_row& r) {
 }
 
 json query_usage(const store& db, const actor& who, const json& filter) {
-    detail::only_fields(filter, {"since", "until", "user", "key", "model", "provider", "status",
-                                 "limit", "cursor"});
+    // user_id and key_id, not user and key: "key=" in a query string is refused as a leaked
+    // access key before any handler runs.
+    detail::only_fields(filter, {"since", "until", "user_id", "key_id", "model", "provider",
+                                 "status", "limit", "cursor"});
     constexpr std::int64_t max_id = std::numeric_limits<std::int64_t>::max();
     usage_filter f;
     f.since = time_of(filter, "since");
     f.until = time_of(filter, "until");
-    f.user_id = number(filter, "user", 1, max_id);
-    f.key_id = number(filter, "key", 1, max_id);
+    f.user_id = number(filter, "user_id", 1, max_id);
+    f.key_id = number(filter, "key_id", 1, max_id);
     f.model = text_of(filter, "model");
     f.provider = text_of(filter, "provider");
     f.status = number(filter, "status", 100, 599);

@@ -21,7 +21,6 @@
 #include <boost/beast/http/field.hpp>
 
 #include <charconv>
-#include <unordered_set>
 
 namespace aignehub::gateway {
 
@@ -273,16 +272,18 @@ public:
             body_["model"] = to.model;
             const std::string payload = dump(body_);
             const std::string path = api_path(provider, which_);
-            std::unordered_set<std::int64_t> tried;
+            std::vector<std::int64_t> tried;
             for (unsigned n = 0; n < own && attempts_ < budget; ++n) {
                 const credential_row* credential = nullptr;
                 if (!provider.credentials.empty()) {
                     credential = pick(provider, tried);
                     if (credential == nullptr) {
-                        no_usable_credential(provider);
-                        break;
+                        if (tried.empty()) {
+                            no_usable_credential(provider); // all cooling down or refused
+                        }
+                        break; // or every usable one was tried: the last failure stands
                     }
-                    tried.insert(credential->id);
+                    tried.push_back(credential->id);
                 } else if (provider.kind->key_required) {
                     note_failure(failure::upstream_unauthorized, 502,
                                  "the provider '" + provider.row.name + "' has no credential");
@@ -350,20 +351,15 @@ private:
         return false;
     }
 
-    const credential_row* pick(const routing::provider_entry& provider,
-                               const std::unordered_set<std::int64_t>& tried) {
-        for (std::size_t i = 0; i <= provider.credentials.size(); ++i) {
-            const auto id = provider.balancer->pick(steady::now());
-            if (!id) {
-                return nullptr;
-            }
-            if (tried.contains(*id)) {
-                continue;
-            }
-            for (const auto& c : provider.credentials) {
-                if (c.id == *id) {
-                    return &c;
-                }
+    static const credential_row* pick(const routing::provider_entry& provider,
+                                      const std::vector<std::int64_t>& tried) {
+        const auto id = provider.balancer->pick(steady::now(), tried);
+        if (!id) {
+            return nullptr;
+        }
+        for (const auto& c : provider.credentials) {
+            if (c.id == *id) {
+                return &c;
             }
         }
         return nullptr;

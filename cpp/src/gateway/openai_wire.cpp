@@ -235,13 +235,7 @@ bool lift_groq_usage(ojson& body) {
     if (usage == x->end() || !usage->is_object()) {
         return false;
     }
-    ojson standard = ojson::object();
-    for (const char* name : {"prompt_tokens", "completion_tokens", "total_tokens"}) {
-        if (const auto v = usage->find(name); v != usage->end()) {
-            standard[name] = *v;
-        }
-    }
-    body["usage"] = std::move(standard);
+    body["usage"] = *usage; // the standard counts, and Groq's timings beside them
     return true;
 }
 
@@ -361,10 +355,10 @@ chunk_result process_chat_event(std::string_view raw, stream_state& state) {
     // Most chunks of a stream are plain content deltas: they pass without being parsed. A chunk
     // is parsed when it may carry the model (the first), usage, an error or a quirk.
     const bool first = state.model.empty();
-    if (!first && !contains_text(raw, "\"usage\":{") && !contains_text(raw, "\"usage\": {") &&
-        !contains_text(raw, "x_groq") && !contains_text(raw, "error") &&
-        !contains_text(raw, "\"reasoning\"") && !contains_text(raw, "\"content\":[") &&
-        !contains_text(raw, "\"content\": [")) {
+    if (!first && !contains_text(raw, "[DONE]") && !contains_text(raw, "\"usage\":{") &&
+        !contains_text(raw, "\"usage\": {") && !contains_text(raw, "x_groq") &&
+        !contains_text(raw, "error") && !contains_text(raw, "\"reasoning\"") &&
+        !contains_text(raw, "\"content\":[") && !contains_text(raw, "\"content\": [")) {
         return {};
     }
     const sse_event event = parse_event(raw);
@@ -401,12 +395,12 @@ chunk_result process_chat_event(std::string_view raw, stream_state& state) {
     }
     bool changed = normalise_chat(chunk);
     if (read_usage(chunk, state.usage) && !state.client_wants_usage) {
+        // The extra usage-only chunk that include_usage adds goes; usage a provider puts in a
+        // content chunk of its own accord passes, as it would without the gateway.
         const auto choices = chunk.find("choices");
         if (choices == chunk.end() || !choices->is_array() || choices->empty()) {
-            return {chunk_verdict::drop, {}}; // the usage-only chunk the client did not ask for
+            return {chunk_verdict::drop, {}};
         }
-        chunk.erase("usage");
-        changed = true;
     }
     if (!changed) {
         return {};

@@ -42,11 +42,17 @@ void credential_balancer::reset(const std::vector<candidate>& candidates) {
 }
 
 std::optional<std::int64_t> credential_balancer::pick(clock::time_point now) {
+    return pick(now, {});
+}
+
+std::optional<std::int64_t> credential_balancer::pick(clock::time_point now,
+                                                      const std::vector<std::int64_t>& exclude) {
     const std::lock_guard lock(mu_);
     std::int64_t total = 0;
     slot* best = nullptr;
     for (auto& s : slots_) {
-        if (s.disabled || now < s.cool_until) {
+        if (s.disabled || now < s.cool_until ||
+            std::find(exclude.begin(), exclude.end(), s.c.id) != exclude.end()) {
             continue;
         }
         s.current += s.c.weight;

@@ -29,6 +29,9 @@ public:
 
     /// The credential to use now; nullopt when every one is cooling down or disabled.
     [[nodiscard]] std::optional<std::int64_t> pick(clock::time_point now);
+    /// The same, never picking one of `exclude` (the credentials a request already tried).
+    [[nodiscard]] std::optional<std::int64_t> pick(clock::time_point now,
+                                                   const std::vector<std::int64_t>& exclude);
 
     /// The provider answered 429: skip the credential until `until` (from retry-after).
     void rate_limited(std::int64_t id, clock::time_point until);
