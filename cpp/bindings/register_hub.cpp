@@ -196,6 +196,19 @@ void register_hub(py::module_& m) {
             },
             py::call_guard<py::gil_scoped_release>())
         .def(
+            "aliases", [](const hub& h) { return h.providers().aliases().dump(); },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "alias_set",
+            [](const hub& h, const std::string& alias, const std::string& target) {
+                return h.providers().set_alias(alias, {{"target", target}}).dump();
+            },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
+            "alias_remove",
+            [](const hub& h, const std::string& alias) { h.providers().remove_alias(alias); },
+            py::call_guard<py::gil_scoped_release>())
+        .def(
             "usage_query",
             [](const hub& h, const std::string& filter) {
                 return billing::query_usage(*h.get_store(), actor::system(),

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import TracebackType
 
 from aignehub import _core
-from aignehub._providers import Credentials, Providers
+from aignehub._providers import Aliases, Credentials, Providers
 from aignehub._usage import Usage
 from aignehub._users import Bootstrap, Keys, Users, bootstrap
 
@@ -105,6 +105,8 @@ class Hub:
         """The people and applications that call the gateway."""
         self.keys = Keys(self._open)
         """Their access keys: ``hub.keys.create(user, name="ci")``."""
+        self.aliases = Aliases(self._open)
+        """Other names for models: ``hub.aliases.set("fast", "openai/gpt-4o-mini")``."""
         self.usage = Usage(self._open)
         """What the gateway recorded of every call: ``hub.usage.query(model="gpt-4o")``."""
 

@@ -220,3 +220,26 @@ class Credentials:
     def test(self, provider: str, id: int) -> Credential:
         """Re-tests one credential live and returns it with the outcome."""
         return Credential._from(json.loads(self._core().credential_test(provider, id)))
+
+
+class Aliases:
+    """``hub.aliases``: names clients may send instead of a model name, e.g. ``fast`` for
+    ``openai/gpt-4o-mini``. Aliases do not chain; a running server picks changes up within a
+    second."""
+
+    def __init__(self, core: Callable[[], _core.Hub]) -> None:
+        self._core = core
+
+    def list(self) -> dict[str, str]:
+        """Every alias and the model name it stands for."""
+        table: dict[str, str] = json.loads(self._core().aliases())
+        return table
+
+    def set(self, alias: str, target: str) -> None:
+        """Points `alias` at `target` (a model name as clients send it), replacing an earlier
+        target."""
+        self._core().alias_set(alias, target)
+
+    def remove(self, alias: str) -> None:
+        """Removes `alias`; raises :class:`NotFoundError` when there is none."""
+        self._core().alias_remove(alias)

@@ -58,6 +58,15 @@ public:
     void remove_credential(const std::string& provider, std::int64_t id);
     nlohmann::json test_credential(const std::string& provider, std::int64_t id);
 
+    /// Model aliases: {"alias": "target", ...}. A target is a model name as clients send it
+    /// ("openai/gpt-4o-mini" or a bare listed name); aliases do not chain.
+    [[nodiscard]] nlohmann::json aliases() const;
+    /// Points `alias` at `target`, replacing an earlier target.
+    nlohmann::json set_alias(const std::string& alias, const nlohmann::json& input);
+    void remove_alias(const std::string& alias);
+    /// The setting holding the alias table (a JSON object).
+    static constexpr const char* aliases_setting = "model_aliases";
+
     /// Runs `fn` after every change this service makes (the hub rebuilds the routing snapshot).
     void on_change(std::function<void()> fn) { on_change_ = std::move(fn); }
     /// The setting bumped by every provider or credential change; servers in other processes

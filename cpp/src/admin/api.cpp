@@ -163,6 +163,19 @@ void add_provider_routes(http::router& r, const std::shared_ptr<provider_service
               res.result(status::no_content);
           }),
           for_managers);
+    r.add(verb::get, "/api/admin/aliases",
+          guarded([p](auto&, auto& res, auto&) { answer(res, status::ok, p->aliases()); }),
+          for_managers);
+    r.add(verb::put, "/api/admin/aliases/{alias+}", guarded([p](auto& req, auto& res, auto& ctx) {
+              answer(res, status::ok,
+                     p->set_alias(std::string(ctx.params.get("alias")), body_of(req)));
+          }),
+          for_managers);
+    r.add(verb::delete_, "/api/admin/aliases/{alias+}", guarded([p](auto&, auto& res, auto& ctx) {
+              p->remove_alias(std::string(ctx.params.get("alias")));
+              res.result(status::no_content);
+          }),
+          for_managers);
     r.add(verb::post, cred + "/test", guarded([p, id](auto&, auto& res, auto& ctx) {
               answer(res, status::ok, p->test_credential(name_of(ctx), id(ctx)));
           }),

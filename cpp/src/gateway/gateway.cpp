@@ -225,12 +225,21 @@ public:
                           bad->param, "invalid_request");
         }
         row_.model_requested = body_["model"].get<std::string>();
-        if (!auth::model_allowed(ctx_.who->models, row_.model_requested)) {
+        const auto snapshot = gw_.routes->current();
+        std::string name = row_.model_requested;
+        if (const auto alias = snapshot->aliases.find(name); alias != snapshot->aliases.end()) {
+            name = alias->second;
+        }
+        // A key limited to some models may use them by name or through any alias, and an alias
+        // it was given by name.
+        if (!auth::model_allowed(ctx_.who->models, name) &&
+            !(name != row_.model_requested &&
+              auth::model_allowed(ctx_.who->models, row_.model_requested))) {
             return refuse(http::error_kind::forbidden, failure::model_not_allowed,
                           "this key may not use the model '" + row_.model_requested + "'", "model",
                           "model_not_allowed");
         }
-        targets_ = resolve(*gw_.routes->current(), row_.model_requested);
+        targets_ = resolve(*snapshot, name);
         if (targets_.empty()) {
             return refuse(http::error_kind::not_found, failure::model_not_found,
                           "the model '" + row_.model_requested +

@@ -719,6 +719,49 @@ json provider_service::test_credential(const std::string& provider, std::int64_t
                            row.name);
 }
 
+json provider_service::aliases() const {
+    json table = json::parse(db_->get_setting(aliases_setting, "{}"), nullptr, false);
+    return table.is_object() ? table : json::object();
+}
+
+json provider_service::set_alias(const std::string& alias, const json& input) {
+    const change_guard changed{*this};
+    detail::only_fields(input, {"target"});
+    if (alias.empty() || alias.size() > 256 || !detail::printable(alias) ||
+        alias.find(' ') != std::string::npos) {
+        throw invalid_input("alias", "must be 1 to 256 characters without spaces");
+    }
+    if (!detail::has(input, "target")) {
+        throw invalid_input("target", "is required: the model the alias stands for");
+    }
+    const std::string target = detail::text_field(input, "target", 256);
+    if (target.empty() || target.find(' ') != std::string::npos) {
+        throw invalid_input("target", "must be a model name without spaces");
+    }
+    json table = aliases();
+    if (table.contains(target) || target == alias) {
+        throw invalid_input("target", "is an alias itself; aliases do not chain");
+    }
+    for (const auto& [name, points_to] : table.items()) {
+        if (points_to == alias) {
+            throw invalid_input("alias", "is the target of the alias '" + name + "'");
+        }
+    }
+    table[alias] = target;
+    db_->put_setting(aliases_setting, table.dump());
+    return {{"alias", alias}, {"target", target}};
+}
+
+void provider_service::remove_alias(const std::string& alias) {
+    const change_guard changed{*this};
+    json table = aliases();
+    if (!table.contains(alias)) {
+        throw not_found_error("no alias '" + alias + "'");
+    }
+    table.erase(alias);
+    db_->put_setting(aliases_setting, table.dump());
+}
+
 void provider_service::apply_environment(const env_reader& env) {
     // Runs at every start: notify only when the environment really changed something.
     change_guard changed{*this, false};

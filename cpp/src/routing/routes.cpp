@@ -1,5 +1,9 @@
 #include "routing/routes.hpp"
 
+#include "aignehub/providers.hpp"
+
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 
 namespace aignehub::routing {
@@ -37,6 +41,16 @@ void routes::rebuild(const store& db) {
         }
     }
     std::sort(next->model_ids.begin(), next->model_ids.end());
+    // The alias table is one setting, written only by provider_service::set_alias.
+    const auto aliases = nlohmann::json::parse(
+        db.get_setting(provider_service::aliases_setting, "{}"), nullptr, false);
+    if (aliases.is_object()) {
+        for (const auto& [alias, target] : aliases.items()) {
+            if (target.is_string()) {
+                next->aliases.emplace(alias, target.get<std::string>());
+            }
+        }
+    }
     std::unordered_map<std::int64_t, std::shared_ptr<credential_balancer>> balancers;
     for (auto& [id, entry] : by_id) {
         std::string why;

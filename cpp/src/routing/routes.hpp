@@ -33,6 +33,8 @@ struct route_snapshot {
     std::unordered_map<std::string, std::shared_ptr<const provider_entry>> by_name;
     /// Every "<provider>/<model>" the enabled providers listed, sorted.
     std::vector<std::string> model_ids;
+    /// Alias -> the model name it stands for.
+    std::unordered_map<std::string, std::string> aliases;
     /// Bare model name -> the providers that listed it, by provider name.
     std::unordered_map<std::string, std::vector<std::shared_ptr<const provider_entry>>> by_model;
 };
