@@ -77,3 +77,19 @@ TEST(Balancer, NothingUsableIsNullAndStateSurvivesAReset) {
 
 } // namespace
 } // namespace aignehub::routing
+
+namespace aignehub::routing {
+namespace {
+
+TEST(Balancer, ARetrySkipsTheCredentialsTheRequestTried) {
+    credential_balancer b;
+    b.reset({{1, 100}, {2, 1}});
+    const auto now = clock::now();
+    EXPECT_EQ(b.pick(now), 1);
+    // The heavy credential would win again; the retry excludes it.
+    EXPECT_EQ(b.pick(now, {1}), 2);
+    EXPECT_EQ(b.pick(now, {1, 2}), std::nullopt);
+}
+
+} // namespace
+} // namespace aignehub::routing
