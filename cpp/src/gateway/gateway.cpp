@@ -20,6 +20,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include <openssl/crypto.h>
+
 #include <charconv>
 
 namespace aignehub::gateway {
@@ -31,6 +33,20 @@ namespace bhttp = boost::beast::http;
 using steady = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
+
+// Overwrites a string that held a provider key when it goes out of scope.
+class wipe_on_exit {
+public:
+    explicit wipe_on_exit(std::string& text) noexcept : text_(text) {}
+    wipe_on_exit(const wipe_on_exit&) = delete;
+    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
+    wipe_on_exit(wipe_on_exit&&) = delete;
+    wipe_on_exit& operator=(wipe_on_exit&&) = delete;
+    ~wipe_on_exit() { OPENSSL_cleanse(text_.data(), text_.size()); }
+
+private:
+    std::string& text_;
+};
 
 // One way to reach a model: a provider and the model id it knows.
 struct target {
@@ -443,11 +459,12 @@ private:
         row_.credential_id =
             credential ? std::optional<std::int64_t>(credential->id) : std::nullopt;
         std::string secret = credential ? gw_.secrets->open(*credential) : std::string();
+        const wipe_on_exit wipe_secret(secret);
         std::string head = request_head(provider, path, secret, payload.size(), stream_);
         upstream::call call(*gw_.pool, *provider.origin, provider.row.local, gw_.limits);
         const upstream::call_error sent = co_await call.send(std::move(head), payload);
         if (sent != upstream::call_error::none) {
-            co_return network_failure(to, credential, sent, began, secret);
+            co_return network_failure(to, credential, sent, began);
         }
         row_.upstream_ttfb_us = call.time_to_first_byte().count();
         const unsigned status = call.status();
@@ -457,7 +474,7 @@ private:
             if (streamed_reply) {
                 co_return co_await relay(to, credential, call, began, secret);
             }
-            co_return co_await answer_whole(to, credential, call, began, secret);
+            co_return co_await answer_whole(to, credential, call, began);
         }
         std::string body;
         const upstream::call_error read = co_await call.read_all(body);
@@ -502,8 +519,7 @@ private:
     }
 
     bool network_failure(const target& to, const credential_row* credential, upstream::call_error e,
-                         steady::time_point began, std::string& secret) {
-        secret.assign(secret.size(), '\0');
+                         steady::time_point began) {
         log_attempt(to, credential, describe(e), 0, began);
         switch (e) {
         case upstream::call_error::cancelled:
@@ -522,12 +538,11 @@ private:
     }
 
     asio::awaitable<bool> answer_whole(const target& to, const credential_row* credential,
-                                       upstream::call& call, steady::time_point began,
-                                       std::string& secret) {
+                                       upstream::call& call, steady::time_point began) {
         std::string body;
         const upstream::call_error read = co_await call.read_all(body);
         if (read != upstream::call_error::none) {
-            co_return network_failure(to, credential, read, began, secret);
+            co_return network_failure(to, credential, read, began);
         }
         log_attempt(to, credential, "ok", call.status(), began);
         if (credential) {
@@ -581,7 +596,7 @@ private:
                 call.finished() ? upstream::call_error::none : co_await call.read_some(piece);
             if (read != upstream::call_error::none) {
                 if (!streaming_) {
-                    co_return network_failure(to, credential, read, began, secret);
+                    co_return network_failure(to, credential, read, began);
                 }
                 log_attempt(to, credential, describe(read), call.status(), began);
                 if (read == upstream::call_error::cancelled) {

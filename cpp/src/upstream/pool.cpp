@@ -11,6 +11,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include <openssl/crypto.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -307,6 +308,11 @@ call_error call::classify(const boost::system::error_code& ec, bool before_answe
 }
 
 asio::awaitable<call_error> call::send(std::string head, std::string body) {
+    // The head carries the provider key: overwrite it once sent, however the call ends.
+    struct wipe_head {
+        std::string& text;
+        ~wipe_head() { OPENSSL_cleanse(text.data(), text.size()); }
+    } const wipe{head};
     started_ = clock::now();
     deadline_ = started_ + limits_.total;
     for (int round = 0; round < 2; ++round) {
