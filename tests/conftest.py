@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from aignehub import Bootstrap, CreatedKey, Hub, Server, User
-from replay import ReplayServer
+from replay import ReplayServer, Reply, json_reply, recorded_reply
 
 # Generous upper bound for anything that should happen "soon" (a response, a close, a process
 # exit). It only turns a hang into a failure; it is not a speed requirement.
@@ -583,3 +585,232 @@ def start_cli(cli_home: Path) -> Iterator[Callable[..., CliProcess]]:
     yield start
     for process in started:
         process.kill()
+
+
+# --- the gateway's data path -----------------------------------------------------------------
+
+# The key every replayed provider is configured with unless a test says otherwise.
+UPSTREAM_KEY = "sk-upstream-0123456789abcdef"
+
+# The messages of a chat call whose content does not matter.
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello"}]
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A provider of the hub whose base URL is ``<replay>/<name>``: where the gateway's calls
+    to it arrive on the replay server, and the ids of its credentials (one per key)."""
+
+    name: str
+    kind: str
+    keys: tuple[str, ...]
+    credential_ids: tuple[int, ...]
+
+    @property
+    def api(self) -> str:
+        """The path below which the gateway calls the provider's OpenAI-style API: the base
+        URL's path, or for Ollama (whose base URL is the server root) that path + /v1."""
+        return f"/{self.name}/v1" if self.kind == "ollama" else f"/{self.name}"
+
+    @property
+    def chat(self) -> str:
+        return self.api + "/chat/completions"
+
+    @property
+    def embeddings(self) -> str:
+        return self.api + "/embeddings"
+
+    @property
+    def images(self) -> str:
+        return self.api + "/images/generations"
+
+
+def model_listing(kind: str, models: list[str]) -> Reply:
+    """What a provider of `kind` answers to its check request when it serves `models`."""
+    if kind == "ollama":
+        return json_reply({"models": [{"name": m, "model": m} for m in models]})
+    data = [{"id": m, "object": "model", "created": 0, "owned_by": kind} for m in models]
+    return json_reply({"object": "list", "data": data})
+
+
+def add_upstream(
+    hub: Hub,
+    replay: ReplayServer,
+    kind: str = "openai",
+    *,
+    name: str | None = None,
+    keys: tuple[str, ...] = (UPSTREAM_KEY,),
+    models: list[str] | None = None,
+    weights: tuple[int, ...] | None = None,
+) -> Upstream:
+    """Adds a provider of `kind` called `name` (default: the kind) with base URL
+    ``<replay>/<name>`` and one credential per key (weights in the same order).
+
+    Its check request (validation, which also fetches the model listing) is answered with a
+    listing of `models`; with None an "openai" provider gets the recorded OpenAI listing and
+    any other kind an empty one. OpenRouter's check (``/key``) lists no models."""
+    name = name or kind
+    catalogue = {k.kind: k for k in hub.providers.catalogue()}[kind]
+    if models is None and kind == "openai":
+        listing = recorded_reply("openai/models_list")
+    else:
+        listing = model_listing(kind, models or [])
+    if catalogue.check_path == "/key":
+        listing = json_reply({"data": {"label": "sk-or-v1-...", "usage": 0, "limit": None}})
+    replay.route("GET", f"/{name}{catalogue.check_path}", reply=listing)
+    weight = list(weights) if weights is not None else [None] * len(keys)
+    provider = hub.providers.add(
+        kind,
+        name=name,
+        api_key=keys[0],
+        base_url=f"{replay.url}/{name}",
+        local=True,
+        credential_name="key-1",
+        weight=weight[0],
+    )
+    ids = [provider.credentials[0].id]
+    for number, (key, w) in enumerate(zip(keys[1:], weight[1:], strict=True), start=2):
+        ids.append(hub.credentials.add(name, key, name=f"key-{number}", weight=w).id)
+    return Upstream(name, kind, keys, tuple(ids))
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """A running server of the test's hub, the replay server its providers point at, and the
+    application that calls it: a member with an access key (app label "test-app")."""
+
+    hub: Hub
+    server: Server
+    replay: ReplayServer
+    app: Someone
+
+    def client(self, key: str | None = None) -> openai.OpenAI:
+        """The official SDK, without retries, calling with `key` (default: the app's)."""
+        return openai.OpenAI(
+            base_url=self.server.url + "/v1",
+            api_key=key if key is not None else self.app.key.secret,
+            max_retries=0,
+            timeout=HANG_GUARD,
+        )
+
+    def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """POSTs `body` (JSON unless bytes) with `key`, by default the app's."""
+        chosen = self.app.key.secret if key is None else key
+        return api(self.server, "POST", path, body, key=chosen, headers=headers)
+
+
+@pytest.fixture
+def gateway(hub: Hub, start_server: StartServer, replay: ReplayServer) -> Gateway:
+    """A server of `hub` with no providers yet (add them with `add_upstream`) and an app."""
+    app = person(hub, "member", "Test app", app="test-app")
+    return Gateway(hub, start_server(), replay, app)
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    """One server-sent event: its type (None when it has no ``event:`` field) and data."""
+
+    event: str | None
+    data: str
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+def parse_sse(body: bytes) -> list[SseEvent]:
+    """The events of an SSE body (comments and events without data are skipped)."""
+    events: list[SseEvent] = []
+    text = body.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    for block in text.split("\n\n"):
+        kind: str | None = None
+        data: list[str] = []
+        for line in block.split("\n"):
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                kind = value
+            elif name == "data":
+                data.append(value)
+        if data:
+            events.append(SseEvent(kind, "\n".join(data)))
+    return events
+
+
+def recorded_chunks(fixture: str) -> list[Any]:
+    """The JSON payloads of a recorded chat stream, in order, without ``[DONE]``."""
+    return [e.json() for e in parse_sse(recorded_reply(fixture).body) if e.data != "[DONE]"]
+
+
+def normalised(payload: Any) -> Any:
+    """A provider's chat completion or chunk as the gateway hands it on: groq's usage in
+    ``x_groq`` also as ``usage``; ``reasoning`` also as ``reasoning_content``; Mistral's content
+    as an array of typed parts turned into a string (text parts joined) with the thinking parts
+    in ``reasoning_content``."""
+    result = json.loads(json.dumps(payload))
+    if not isinstance(result, dict):
+        return result
+    groq = result.get("x_groq")
+    if isinstance(groq, dict) and "usage" in groq and result.get("usage") is None:
+        result["usage"] = groq["usage"]
+    for choice in result.get("choices") or []:
+        for part in ("message", "delta"):
+            if isinstance(choice.get(part), dict):
+                _normalise_message(choice[part])
+    return result
+
+
+def _normalise_message(message: dict[str, Any]) -> None:
+    if "reasoning" in message and "reasoning_content" not in message:
+        message["reasoning_content"] = message["reasoning"]
+    content = message.get("content")
+    if isinstance(content, list):
+        message["content"] = "".join(p["text"] for p in content if p.get("type") == "text")
+        thinking = [
+            t["text"]
+            for p in content
+            if p.get("type") == "thinking"
+            for t in p["thinking"]
+            if t.get("type") == "text"
+        ]
+        if thinking:
+            message["reasoning_content"] = "".join(thinking)
+
+
+def is_usage_chunk(chunk: Any) -> bool:
+    """True for the extra chunk a stream ends with when usage was asked for."""
+    return isinstance(chunk, dict) and chunk.get("choices") == [] and bool(chunk.get("usage"))
+
+
+def rate_limited(retry_after: int) -> Reply:
+    """A provider's 429 in OpenAI's shape, asking to wait `retry_after` seconds."""
+    body = {
+        "error": {
+            "message": "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3.",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
+    headers = (("content-type", "application/json"), ("retry-after", str(retry_after)))
+    return Reply(429, "Too Many Requests", headers, json.dumps(body).encode())
+
+
+def assert_openai_error(response: Response, status: int, code: str) -> dict[str, Any]:
+    """Asserts the gateway's error shape with `status` and `code` (any param); returns it."""
+    assert response.status == status, response
+    assert response.headers.get("content-type") == "application/json"
+    payload = response.json()
+    assert set(payload) == {"error"}
+    error: dict[str, Any] = payload["error"]
+    assert set(error) == {"message", "type", "param", "code"}, error
+    assert error["code"] == code, error
+    assert isinstance(error["type"], str) and error["type"]
+    assert isinstance(error["message"], str) and error["message"]
+    return error
