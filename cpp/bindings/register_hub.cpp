@@ -27,54 +27,75 @@ std::chrono::milliseconds to_millis(double seconds, const char* name) {
     return std::chrono::milliseconds(std::llround(seconds * 1000.0));
 }
 
-struct serve_args {
-    std::string host;
-    long port = 0;
-    std::optional<unsigned> threads;
-    std::optional<std::size_t> max_header_bytes;
-    std::optional<std::uint64_t> max_body_bytes;
-    std::optional<double> header_timeout;
-    std::optional<double> body_timeout;
-    std::optional<double> idle_timeout;
-    std::optional<double> write_timeout;
-    std::optional<double> shutdown_grace;
-    std::optional<std::size_t> max_connections;
-    std::optional<std::string> access_log;
-};
-
-// Unset arguments keep server_config's defaults, so the defaults are written once, in C++.
-server_config to_config(const serve_args& a) {
-    if (a.port < 0 || a.port > 65535) {
-        throw config_error("port: must be between 0 and 65535");
-    }
+// Reads server settings from keyword arguments; None keeps server_config's default, so the
+// defaults are written once, in C++. An unknown name is refused rather than ignored.
+server_config to_config(const py::kwargs& settings) {
     server_config c;
-    c.host = a.host;
-    c.port = static_cast<std::uint16_t>(a.port);
-    if (a.threads) {
-        c.threads = *a.threads;
-    }
-    if (a.max_header_bytes) {
-        c.max_header_bytes = *a.max_header_bytes;
-    }
-    if (a.max_body_bytes) {
-        c.max_body_bytes = *a.max_body_bytes;
-    }
-    const auto set_time = [](std::chrono::milliseconds& field, std::optional<double> value,
-                             const char* name) {
-        if (value) {
-            field = to_millis(*value, name);
+    const auto number = [](const py::handle& value, const char* name) {
+        if (py::isinstance<py::bool_>(value) || !py::isinstance<py::int_>(value)) {
+            throw config_error(std::string(name) + ": must be a whole number");
         }
+        const auto n = value.cast<long long>();
+        if (n < 0) {
+            throw config_error(std::string(name) + ": must not be negative");
+        }
+        return static_cast<unsigned long long>(n);
     };
-    set_time(c.header_timeout, a.header_timeout, "header_timeout");
-    set_time(c.body_timeout, a.body_timeout, "body_timeout");
-    set_time(c.idle_timeout, a.idle_timeout, "idle_timeout");
-    set_time(c.write_timeout, a.write_timeout, "write_timeout");
-    set_time(c.shutdown_grace, a.shutdown_grace, "shutdown_grace");
-    if (a.max_connections) {
-        c.max_connections = *a.max_connections;
-    }
-    if (a.access_log) {
-        c.access_log = *a.access_log;
+    const auto seconds = [](const py::handle& value, const char* name) {
+        if (py::isinstance<py::bool_>(value) ||
+            !(py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value))) {
+            throw config_error(std::string(name) + ": must be a number of seconds");
+        }
+        return to_millis(value.cast<double>(), name);
+    };
+    for (const auto& [key, value] : settings) {
+        const auto name = key.cast<std::string>();
+        if (value.is_none()) {
+            continue;
+        }
+        const char* n = name.c_str();
+        if (name == "host") {
+            c.host = value.cast<std::string>();
+        } else if (name == "port") {
+            const bool whole = py::isinstance<py::int_>(value) && !py::isinstance<py::bool_>(value);
+            const long long port = whole ? value.cast<long long>() : -1;
+            if (port < 0 || port > 65535) {
+                throw config_error("port: must be between 0 and 65535");
+            }
+            c.port = static_cast<std::uint16_t>(port);
+        } else if (name == "threads") {
+            c.threads = static_cast<unsigned>(std::min(number(value, n), 1ULL << 20U));
+        } else if (name == "max_header_bytes") {
+            c.max_header_bytes = number(value, n);
+        } else if (name == "max_body_bytes") {
+            c.max_body_bytes = number(value, n);
+        } else if (name == "max_connections") {
+            c.max_connections = number(value, n);
+        } else if (name == "header_timeout") {
+            c.header_timeout = seconds(value, n);
+        } else if (name == "body_timeout") {
+            c.body_timeout = seconds(value, n);
+        } else if (name == "idle_timeout") {
+            c.idle_timeout = seconds(value, n);
+        } else if (name == "write_timeout") {
+            c.write_timeout = seconds(value, n);
+        } else if (name == "shutdown_grace") {
+            c.shutdown_grace = seconds(value, n);
+        } else if (name == "upstream_connect_timeout") {
+            c.upstream_connect_timeout = seconds(value, n);
+        } else if (name == "upstream_first_byte_timeout") {
+            c.upstream_first_byte_timeout = seconds(value, n);
+        } else if (name == "upstream_gap_timeout") {
+            c.upstream_gap_timeout = seconds(value, n);
+        } else if (name == "upstream_timeout") {
+            c.upstream_timeout = seconds(value, n);
+        } else if (name == "access_log") {
+            c.access_log = value.cast<std::string>();
+        } else if (name == "usage_sync") {
+            c.usage_sync = value.cast<std::string>();
+        } else {
+            throw config_error(name + ": not a server setting");
+        }
     }
     return c;
 }
@@ -102,27 +123,13 @@ void register_hub(py::module_& m) {
                                [](const hub& h) { return h.get_store()->schema_version(); })
         .def(
             "serve",
-            [](const hub& h, std::string host, long port, std::optional<unsigned> threads,
-               std::optional<std::size_t> max_header_bytes,
-               std::optional<std::uint64_t> max_body_bytes, std::optional<double> header_timeout,
-               std::optional<double> body_timeout, std::optional<double> idle_timeout,
-               std::optional<double> write_timeout, std::optional<double> shutdown_grace,
-               std::optional<std::size_t> max_connections, std::optional<std::string> access_log) {
-                const serve_args args{
-                    std::move(host), port,           threads,         max_header_bytes,
-                    max_body_bytes,  header_timeout, body_timeout,    idle_timeout,
-                    write_timeout,   shutdown_grace, max_connections, std::move(access_log)};
-                const server_config config = to_config(args);
+            [](const hub& h, const py::kwargs& settings) {
+                const server_config config = to_config(settings);
                 const py::gil_scoped_release release;
                 return h.serve(config);
             },
-            py::kw_only(), py::arg("host"), py::arg("port"), py::arg("threads") = py::none(),
-            py::arg("max_header_bytes") = py::none(), py::arg("max_body_bytes") = py::none(),
-            py::arg("header_timeout") = py::none(), py::arg("body_timeout") = py::none(),
-            py::arg("idle_timeout") = py::none(), py::arg("write_timeout") = py::none(),
-            py::arg("shutdown_grace") = py::none(), py::arg("max_connections") = py::none(),
-            py::arg("access_log") = py::none(),
-            "Starts a server on this hub's store; returns once it listens.")
+            "Starts a server on this hub's store; returns once it listens. Keyword arguments "
+            "are server_config's fields (times in seconds); None keeps a default.")
         .def_property_readonly("master_key_path", &hub::master_key_path)
         .def_property_readonly("master_key_id", &hub::master_key_id)
         .def(

@@ -91,7 +91,7 @@ TEST_F(UsageWriterTest, DoneMeansAnotherConnectionCanReadIt) {
 TEST_F(UsageWriterTest, StoppingWritesEverythingAlreadySubmitted) {
     std::atomic<int> durable{0};
     {
-        usage_writer writer(db_, 16);
+        usage_writer writer(db_, true, 16);
         for (int i = 0; i < 100; ++i) {
             writer.submit(record(i), [&durable](bool ok) { durable += ok ? 1 : 0; });
         }

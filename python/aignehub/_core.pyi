@@ -92,4 +92,9 @@ class Hub:
         shutdown_grace: float | None = None,
         max_connections: int | None = None,
         access_log: str | None = None,
+        usage_sync: str | None = None,
+        upstream_connect_timeout: float | None = None,
+        upstream_first_byte_timeout: float | None = None,
+        upstream_gap_timeout: float | None = None,
+        upstream_timeout: float | None = None,
     ) -> Server: ...

@@ -168,6 +168,11 @@ class Hub:
         shutdown_grace: float | None = None,
         max_connections: int | None = None,
         access_log: str | os.PathLike[str] | None = None,
+        usage_sync: str | None = None,
+        upstream_connect_timeout: float | None = None,
+        upstream_first_byte_timeout: float | None = None,
+        upstream_gap_timeout: float | None = None,
+        upstream_timeout: float | None = None,
     ) -> Server:
         """Starts the gateway on C++ threads and returns once it listens.
 
@@ -176,6 +181,13 @@ class Hub:
         (off) or a file path. Unset limits keep the core's defaults (16 KiB of headers, 32 MiB
         of body, 10 s to send a header, 60 s for a body or a response, 75 s idle keep-alive,
         10 s of shutdown grace, 10,000 connections).
+
+        `usage_sync` is ``"full"`` (the default: every batch of usage records is fsynced
+        before the answers it covers finish, so a record survives a power cut) or ``"normal"``
+        (records reach the operating system before the answers finish: they survive a crash or
+        ``kill -9`` of the process, not of the machine, and each request saves the fsync's
+        latency). Upstream deadlines default to 10 s to connect, 300 s to the first byte, 120 s
+        between two pieces of a stream and 900 s for a whole call.
 
         Raises :class:`ConfigError` (a ``ValueError``) for a bad setting and :class:`BindError`
         (an ``OSError``) when the address cannot be bound.
@@ -195,6 +207,11 @@ class Hub:
             shutdown_grace=shutdown_grace,
             max_connections=max_connections,
             access_log=None if access_log is None else os.fspath(access_log),
+            usage_sync=usage_sync,
+            upstream_connect_timeout=upstream_connect_timeout,
+            upstream_first_byte_timeout=upstream_first_byte_timeout,
+            upstream_gap_timeout=upstream_gap_timeout,
+            upstream_timeout=upstream_timeout,
         )
         server = Server(core)
         self._servers.append(server)

@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds in-flight requests get to finish on shutdown (default: 10)",
     )
+    serve.add_argument(
+        "--usage-sync",
+        choices=("full", "normal"),
+        default=None,
+        help="'full' (default): fsync usage records before an answer ends, surviving a power "
+        "cut; 'normal': surviving a crash of the process only, without the fsync's latency",
+    )
 
     providers = commands.add_parser(
         "providers", help="list, add, remove and test upstream providers"
@@ -326,6 +333,7 @@ def _serve(args: argparse.Namespace) -> int:
             args.threads,
             access_log=args.access_log,
             shutdown_grace=args.shutdown_grace,
+            usage_sync=args.usage_sync,
         )
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:

@@ -56,6 +56,17 @@ struct server_config {
     std::chrono::milliseconds shutdown_grace{10'000};
     /// Concurrent connections; one more is answered 503 and closed.
     std::size_t max_connections = 10'000;
+    /// How usage records are made durable before a response's last bytes: "full" fsyncs every
+    /// group-committed batch (a record survives a power cut); "normal" writes the batch to the
+    /// write-ahead log without waiting for the disk (a record survives a crash or kill -9 of the
+    /// process, not of the machine), which saves the fsync's latency on every request.
+    std::string usage_sync = "full";
+    /// Upstream deadlines: connecting (TLS included), the first byte of the answer, the gap
+    /// between two pieces of a streamed answer, and the whole call.
+    std::chrono::milliseconds upstream_connect_timeout{10'000};
+    std::chrono::milliseconds upstream_first_byte_timeout{300'000};
+    std::chrono::milliseconds upstream_gap_timeout{120'000};
+    std::chrono::milliseconds upstream_timeout{900'000};
     /// Where access-log lines go: "-" for standard error, "" for nowhere, else a file appended to.
     std::string access_log = "-";
 

@@ -177,8 +177,10 @@ public:
     [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>>
     list_provider_models() const = 0;
 
-    /// Writes usage records in one durable transaction (one fsync for the whole batch).
-    virtual void insert_usage(const std::vector<usage_row>& rows) = 0;
+    /// Writes usage records in one transaction: with `fsync` it returns once the batch is on
+    /// disk (one fsync for the whole batch); without, once the operating system has it (it
+    /// survives the process, not a power cut).
+    virtual void insert_usage(const std::vector<usage_row>& rows, bool fsync) = 0;
     /// How many usage records are stored.
     [[nodiscard]] virtual std::int64_t count_usage() const = 0;
     /// Usage records matching `filter`, newest first (by id), at most `filter.limit`.

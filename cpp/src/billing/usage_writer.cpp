@@ -4,8 +4,9 @@
 
 namespace aignehub::billing {
 
-usage_writer::usage_writer(std::shared_ptr<store> db, std::size_t max_batch)
-    : db_(std::move(db)), max_batch_(max_batch == 0 ? 1 : max_batch), thread_([this] { run(); }) {}
+usage_writer::usage_writer(std::shared_ptr<store> db, bool fsync, std::size_t max_batch)
+    : db_(std::move(db)), fsync_(fsync), max_batch_(max_batch == 0 ? 1 : max_batch),
+      thread_([this] { run(); }) {}
 
 usage_writer::~usage_writer() {
     {
@@ -39,7 +40,7 @@ bool usage_writer::commit(const std::vector<pending>& batch) {
     auto pause = std::chrono::milliseconds(10);
     for (int attempt = 0; attempt < 4; ++attempt) {
         try {
-            db_->insert_usage(rows);
+            db_->insert_usage(rows, fsync_);
             return true;
         } catch (const std::exception&) {
             std::this_thread::sleep_for(pause);

@@ -23,7 +23,9 @@ public:
     /// written after retries.
     using done_fn = std::function<void(bool durable)>;
 
-    explicit usage_writer(std::shared_ptr<store> db, std::size_t max_batch = 1024);
+    /// `fsync`: each batch waits for the disk (see server_config::usage_sync).
+    explicit usage_writer(std::shared_ptr<store> db, bool fsync = true,
+                          std::size_t max_batch = 1024);
     /// Writes everything already submitted, then stops the writer thread.
     ~usage_writer();
     usage_writer(const usage_writer&) = delete;
@@ -49,6 +51,7 @@ private:
     bool commit(const std::vector<pending>& batch);
 
     std::shared_ptr<store> db_;
+    bool fsync_;
     std::size_t max_batch_;
     std::mutex mu_;
     std::condition_variable wake_;

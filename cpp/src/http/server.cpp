@@ -224,6 +224,13 @@ void server_config::validate() const {
     if (max_connections == 0) {
         throw config_error("max_connections: must be at least 1");
     }
+    if (usage_sync != "full" && usage_sync != "normal") {
+        throw config_error("usage_sync: must be 'full' or 'normal'");
+    }
+    positive(upstream_connect_timeout, "upstream_connect_timeout");
+    positive(upstream_first_byte_timeout, "upstream_first_byte_timeout");
+    positive(upstream_gap_timeout, "upstream_gap_timeout");
+    positive(upstream_timeout, "upstream_timeout");
 }
 
 struct server::impl {
@@ -240,8 +247,13 @@ struct server::impl {
             gateway = std::make_shared<gateway::services>();
             gateway->routes = services.routes;
             gateway->secrets = services.secrets;
-            gateway->usage = std::make_shared<billing::usage_writer>(services.db);
+            gateway->usage =
+                std::make_shared<billing::usage_writer>(services.db, cfg.usage_sync == "full");
             gateway->pool = std::make_shared<upstream::pool>();
+            gateway->limits.connect = cfg.upstream_connect_timeout;
+            gateway->limits.first_byte = cfg.upstream_first_byte_timeout;
+            gateway->limits.gap = cfg.upstream_gap_timeout;
+            gateway->limits.total = cfg.upstream_timeout;
             gateway::add_routes(routes, gateway, &log);
             admin::add_routes(routes, std::move(services.providers), std::move(services.users),
                               services.db);

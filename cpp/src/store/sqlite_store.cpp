@@ -282,15 +282,32 @@ public:
         });
     }
 
-    void insert_usage(const std::vector<usage_row>& rows) override {
-        guarded("record usage", [&] {
-            SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-            SQLite::Statement q(
-                db_, "INSERT INTO usage_records (request_id, user_id, key_id, app, provider, "
-                     "credential_id, model_requested, model_served, prompt_tokens, "
-                     "completion_tokens, cached_tokens, reasoning_tokens, images, status, "
-                     "error_kind, latency_us, ttfb_us, upstream_ttfb_us, attempts, created_at) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    // Usage records go through a connection of their own: the writer's commits (and fsyncs) do
+    // not hold the control plane's connection, and its synchronous setting is its own. Both
+    // write the same WAL file; SQLite serialises the two writers (busy timeout 5 s).
+    void insert_usage(const std::vector<usage_row>& rows, bool fsync) override {
+        const std::lock_guard lock(usage_mu_);
+        try {
+            if (!usage_db_) {
+                usage_db_.emplace(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX);
+                usage_db_->setBusyTimeout(5000);
+            }
+            if (!usage_insert_) {
+                usage_insert_.emplace(
+                    *usage_db_,
+                    "INSERT INTO usage_records (request_id, user_id, key_id, app, provider, "
+                    "credential_id, model_requested, model_served, prompt_tokens, "
+                    "completion_tokens, cached_tokens, reasoning_tokens, images, status, "
+                    "error_kind, latency_us, ttfb_us, upstream_ttfb_us, attempts, created_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+            }
+            if (usage_fsync_ != fsync) {
+                usage_db_->exec(fsync ? "PRAGMA synchronous = FULL"
+                                      : "PRAGMA synchronous = NORMAL");
+                usage_fsync_ = fsync;
+            }
+            SQLite::Transaction tx(*usage_db_, SQLite::TransactionBehavior::IMMEDIATE);
+            auto& q = *usage_insert_;
             for (const auto& r : rows) {
                 q.bind(1, r.request_id);
                 bind_optional(q, 2, r.user_id);
@@ -316,8 +333,12 @@ public:
                 q.reset();
             }
             tx.commit();
-            return 0;
-        });
+        } catch (const SQLite::Exception& e) {
+            if (usage_insert_) {
+                usage_insert_->reset();
+            }
+            throw store_error(std::string("cannot record usage: ") + e.what());
+        }
     }
 
     [[nodiscard]] std::int64_t count_usage() const override {
@@ -816,6 +837,11 @@ private:
     std::string path_;
     mutable std::mutex mu_;
     mutable SQLite::Database db_;
+    // The usage writer's connection and its prepared insert, opened on first use.
+    std::mutex usage_mu_;
+    std::optional<SQLite::Database> usage_db_;
+    std::optional<SQLite::Statement> usage_insert_;
+    std::optional<bool> usage_fsync_; // the synchronous setting in force on usage_db_
     int version_ = 0;
 };
 
