@@ -5,6 +5,7 @@ leave a usage record saying so. Also the server settings that set them, and usag
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_a_stream_that_stalls_ends_with_an_error_event(impatient: Gateway) -> No
         ("upstream_timeout", 100000),
     ],
 )
-def test_bad_gateway_settings_are_refused(hub: Hub, setting: str, value: object) -> None:
+def test_bad_gateway_settings_are_refused(hub: Hub, setting: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=setting):
         hub.serve(port=0, **{setting: value})
 

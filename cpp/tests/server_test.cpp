@@ -42,8 +42,8 @@ protected:
         c.port = 0;
         c.threads = 2;
         c.access_log = "";
-        return std::make_unique<server>(std::move(c),
-                                        server_services{db_, nullptr, nullptr, nullptr, nullptr, nullptr});
+        return std::make_unique<server>(
+            std::move(c), server_services{db_, nullptr, nullptr, nullptr, nullptr, nullptr});
     }
 
     std::filesystem::path dir_;
