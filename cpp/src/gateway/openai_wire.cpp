@@ -1,7 +1,10 @@
 #include "gateway/openai_wire.hpp"
 
 #include "core/log.hpp"
+#include "gateway/json_scan.hpp"
 #include "gateway/sse.hpp"
+
+#include <algorithm>
 
 #include <array>
 #include <utility>
@@ -21,26 +24,24 @@ enum class kind {
     text_or_object
 };
 
-bool is(const ojson& value, kind k) {
+bool is(const scan::value& v, kind k) {
     switch (k) {
     case kind::string:
-        return value.is_string();
+        return v.type == scan::kind::string;
     case kind::integer:
-        return value.is_number_integer() ||
-               (value.is_number_float() &&
-                value.get<double>() == static_cast<double>(value.get<std::int64_t>()));
+        return v.type == scan::kind::number && scan::integer_of(v).has_value();
     case kind::number:
-        return value.is_number();
+        return v.type == scan::kind::number;
     case kind::boolean:
-        return value.is_boolean();
+        return v.type == scan::kind::boolean;
     case kind::object:
-        return value.is_object();
+        return v.type == scan::kind::object;
     case kind::array:
-        return value.is_array();
+        return v.type == scan::kind::array;
     case kind::string_or_array:
-        return value.is_string() || value.is_array();
+        return v.type == scan::kind::string || v.type == scan::kind::array;
     case kind::text_or_object:
-        return value.is_string() || value.is_object();
+        return v.type == scan::kind::string || v.type == scan::kind::object;
     }
     return false;
 }
@@ -119,43 +120,58 @@ constexpr std::array image_fields{
 };
 
 template <std::size_t N>
-std::optional<bad_field> check_types(const ojson& body, const std::array<field_rule, N>& rules) {
+std::optional<bad_field> check_type(std::string_view key, const scan::value& v,
+                                    const std::array<field_rule, N>& rules) {
     for (const auto& rule : rules) {
-        const auto it = body.find(rule.name);
-        if (it != body.end() && !it->is_null() && !is(*it, rule.type)) {
-            return bad_field{std::string(rule.name), std::string(rule.name) + " must be " +
-                                                         std::string(name_of(rule.type))};
+        if (scan::key_is(key, rule.name)) {
+            if (v.type != scan::kind::null && !is(v, rule.type)) {
+                return bad_field{std::string(rule.name),
+                                 std::string(rule.name) + " must be " +
+                                     std::string(name_of(rule.type)),
+                                 "invalid_request"};
+            }
+            break;
         }
     }
     return std::nullopt;
 }
 
-std::optional<bad_field> check_messages(const ojson& body) {
-    const auto it = body.find("messages");
-    if (it == body.end() || !it->is_array()) {
-        return bad_field{"messages", "messages is required and must be an array of messages"};
+std::optional<bad_field> check_messages(const scan::value& messages) {
+    if (messages.type != scan::kind::array) {
+        return bad_field{"messages", "messages is required and must be an array of messages",
+                         "invalid_request"};
     }
-    if (it->empty()) {
-        return bad_field{"messages", "messages must hold at least one message"};
-    }
+    std::optional<bad_field> bad;
     std::size_t i = 0;
-    for (const auto& message : *it) {
+    scan::elements(messages, [&](const scan::value& message) {
         const std::string where = "messages[" + std::to_string(i++) + "]";
-        if (!message.is_object()) {
-            return bad_field{where, where + " must be an object"};
+        if (message.type != scan::kind::object) {
+            bad = bad_field{where, where + " must be an object", "invalid_request"};
+            return false;
         }
-        const auto role = message.find("role");
-        if (role == message.end() || !role->is_string()) {
-            return bad_field{where + ".role", where + ".role is required and must be a string"};
+        bool has_role = false;
+        scan::members(message, [&](std::string_view key, const scan::value& v) {
+            if (scan::key_is(key, "role")) {
+                has_role = v.type == scan::kind::string;
+            } else if (scan::key_is(key, "content") && v.type != scan::kind::null &&
+                       v.type != scan::kind::string && v.type != scan::kind::array) {
+                bad = bad_field{where + ".content",
+                                where + ".content must be a string or an array of parts",
+                                "invalid_request"};
+                return false;
+            }
+            return true;
+        });
+        if (!bad && !has_role) {
+            bad = bad_field{where + ".role", where + ".role is required and must be a string",
+                            "invalid_request"};
         }
-        const auto content = message.find("content");
-        if (content != message.end() && !content->is_null() && !content->is_string() &&
-            !content->is_array()) {
-            return bad_field{where + ".content",
-                             where + ".content must be a string or an array of parts"};
-        }
+        return !bad;
+    });
+    if (!bad && i == 0) {
+        bad = bad_field{"messages", "messages must hold at least one message", "invalid_request"};
     }
-    return std::nullopt;
+    return bad;
 }
 
 // Joins an array of typed content parts ({"type":"text","text":...}, {"type":"thinking",...})
@@ -261,6 +277,106 @@ bool contains_text(std::string_view text, std::string_view what) {
 
 } // namespace
 
+namespace {
+
+std::int64_t int_of(const scan::value& v) {
+    return v.type == scan::kind::number ? scan::integer_of(v).value_or(0) : 0;
+}
+
+// Reads the counts of a usage object (chat, embeddings, images and DeepSeek's names).
+void usage_from(const scan::value& usage, usage_counts& out) {
+    out = usage_counts{};
+    out.reported = true;
+    std::int64_t input = 0;
+    std::int64_t output = 0;
+    scan::members(usage, [&](std::string_view key, const scan::value& v) {
+        if (scan::key_is(key, "prompt_tokens")) {
+            out.prompt = int_of(v);
+        } else if (scan::key_is(key, "completion_tokens")) {
+            out.completion = int_of(v);
+        } else if (scan::key_is(key, "input_tokens")) {
+            input = int_of(v);
+        } else if (scan::key_is(key, "output_tokens")) {
+            output = int_of(v);
+        } else if (scan::key_is(key, "prompt_cache_hit_tokens")) {
+            out.cached = int_of(v);
+        } else if (scan::key_is(key, "prompt_tokens_details") && v.type == scan::kind::object) {
+            scan::members(v, [&](std::string_view k, const scan::value& d) {
+                if (scan::key_is(k, "cached_tokens")) {
+                    out.cached = int_of(d);
+                }
+                return true;
+            });
+        } else if (scan::key_is(key, "completion_tokens_details") && v.type == scan::kind::object) {
+            scan::members(v, [&](std::string_view k, const scan::value& d) {
+                if (scan::key_is(k, "reasoning_tokens")) {
+                    out.reasoning = int_of(d);
+                }
+                return true;
+            });
+        }
+        return true;
+    });
+    if (out.prompt == 0 && out.completion == 0) { // image generation counts input and output
+        out.prompt = input;
+        out.completion = output;
+    }
+}
+
+// True when a choice's message or delta has a quirk normalise_message rewrites.
+bool quirky_choices(const scan::value& choices) {
+    bool quirky = false;
+    scan::elements(choices, [&](const scan::value& choice) {
+        if (choice.type != scan::kind::object) {
+            return true;
+        }
+        scan::members(choice, [&](std::string_view key, const scan::value& message) {
+            if ((scan::key_is(key, "message") || scan::key_is(key, "delta")) &&
+                message.type == scan::kind::object) {
+                scan::members(message, [&](std::string_view k, const scan::value& v) {
+                    quirky = quirky ||
+                             (scan::key_is(k, "content") && v.type == scan::kind::array) ||
+                             scan::key_is(k, "reasoning");
+                    return !quirky;
+                });
+            }
+            return !quirky;
+        });
+        return !quirky;
+    });
+    return quirky;
+}
+
+} // namespace
+
+bool read_answer(std::string_view body, answer_facts& out) {
+    if (!scan::valid(body)) {
+        return false;
+    }
+    const scan::value top = scan::document(body);
+    if (top.type != scan::kind::object) {
+        return false;
+    }
+    scan::members(top, [&](std::string_view key, const scan::value& v) {
+        if (scan::key_is(key, "model") && v.type == scan::kind::string) {
+            out.model = scan::text_of(v);
+        } else if (scan::key_is(key, "usage") && v.type == scan::kind::object) {
+            usage_from(v, out.usage);
+        } else if (scan::key_is(key, "x_groq")) {
+            out.quirks = true; // its usage is lifted to "usage" (read after normalising)
+        } else if (scan::key_is(key, "data") && v.type == scan::kind::array) {
+            scan::elements(v, [&](const scan::value&) {
+                ++out.items;
+                return true;
+            });
+        } else if (scan::key_is(key, "choices") && v.type == scan::kind::array) {
+            out.quirks = out.quirks || quirky_choices(v);
+        }
+        return true;
+    });
+    return true;
+}
+
 std::string dump(const ojson& value) {
     return value.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
@@ -302,43 +418,158 @@ bool read_usage(const ojson& body, usage_counts& out) {
     return true;
 }
 
-std::optional<bad_field> check_request(endpoint which, const ojson& body) {
-    if (!body.is_object()) {
-        return bad_field{"", "the request body must be a JSON object"};
+std::optional<bad_field> read_request(endpoint which, std::string_view body, request_view& out) {
+    if (!scan::valid(body)) {
+        return bad_field{"", "the request body is not valid JSON", "invalid_json"};
     }
-    const auto model = body.find("model");
-    if (model == body.end() || !model->is_string() ||
-        model->get_ref<const std::string&>().empty()) {
-        return bad_field{"model", "model is required and must be a non-empty string"};
+    const scan::value top = scan::document(body);
+    if (top.type != scan::kind::object) {
+        return bad_field{"", "the request body must be a JSON object", "invalid_request"};
     }
-    switch (which) {
-    case endpoint::chat:
-        if (auto bad = check_messages(body)) {
-            return bad;
+    out.body = body;
+    out.close = static_cast<std::size_t>(top.text.data() - body.data()) + top.text.size() - 1;
+    const auto offset = [&](const scan::value& v) {
+        return static_cast<std::size_t>(v.text.data() - body.data());
+    };
+    std::optional<bad_field> bad;
+    std::optional<scan::value> model;
+    std::optional<scan::value> messages;
+    bool has_input = false;
+    bool has_prompt = false;
+    unsigned seen = 0; // bits: model, messages, stream, stream_options
+    const auto once = [&](unsigned bit, std::string_view name) {
+        if ((seen & bit) != 0) {
+            bad = bad_field{std::string(name), std::string(name) + " is given more than once",
+                            "invalid_request"};
+            return false;
         }
-        if (auto bad = check_types(body, chat_fields)) {
-            return bad;
+        seen |= bit;
+        return true;
+    };
+    scan::members(top, [&](std::string_view key, const scan::value& v) {
+        if (scan::key_is(key, "model")) {
+            if (!once(1, "model")) {
+                return false;
+            }
+            model = v;
+        } else if (scan::key_is(key, "messages")) {
+            if (!once(2, "messages")) {
+                return false;
+            }
+            messages = v;
+        } else if (scan::key_is(key, "stream")) {
+            if (!once(4, "stream")) {
+                return false;
+            }
+            out.stream = v.type == scan::kind::boolean && v.text == "true";
+        } else if (scan::key_is(key, "stream_options")) {
+            if (!once(8, "stream_options")) {
+                return false;
+            }
+            out.options = {offset(v), v.text.size()};
+            out.options_null = v.type == scan::kind::null;
+            if (v.type == scan::kind::object) {
+                scan::members(v, [&](std::string_view k, const scan::value& iu) {
+                    if (scan::key_is(k, "include_usage")) {
+                        if (iu.type != scan::kind::boolean && iu.type != scan::kind::null) {
+                            bad = bad_field{"stream_options.include_usage",
+                                            "stream_options.include_usage must be a boolean",
+                                            "invalid_request"};
+                            return false;
+                        }
+                        out.wants_usage = iu.text == "true";
+                        out.include_usage = {offset(iu), iu.text.size()};
+                    }
+                    return true;
+                });
+            }
+        } else if (scan::key_is(key, "input")) {
+            has_input = v.type != scan::kind::null;
+        } else if (scan::key_is(key, "prompt")) {
+            has_prompt = v.type == scan::kind::string;
         }
-        if (const auto so = body.find("stream_options"); so != body.end() && so->is_object()) {
-            if (const auto iu = so->find("include_usage");
-                iu != so->end() && !iu->is_null() && !iu->is_boolean()) {
-                return bad_field{"stream_options.include_usage",
-                                 "stream_options.include_usage must be a boolean"};
+        if (!bad) {
+            switch (which) {
+            case endpoint::chat:
+                bad = check_type(key, v, chat_fields);
+                break;
+            case endpoint::embeddings:
+                bad = check_type(key, v, embedding_fields);
+                break;
+            case endpoint::images:
+                bad = check_type(key, v, image_fields);
+                break;
             }
         }
-        return std::nullopt;
+        return !bad;
+    });
+    if (bad) {
+        return bad;
+    }
+    if (!model || model->type != scan::kind::string || model->text.size() <= 2) {
+        return bad_field{"model", "model is required and must be a non-empty string",
+                         "invalid_request"};
+    }
+    out.model = scan::text_of(*model);
+    out.model_at = {offset(*model), model->text.size()};
+    switch (which) {
+    case endpoint::chat:
+        if (!messages) {
+            return bad_field{"messages", "messages is required and must be an array of messages",
+                             "invalid_request"};
+        }
+        return check_messages(*messages);
     case endpoint::embeddings:
-        if (!body.contains("input") || body["input"].is_null()) {
-            return bad_field{"input", "input is required: a string or an array"};
+        if (!has_input) {
+            return bad_field{"input", "input is required: a string or an array", "invalid_request"};
         }
-        return check_types(body, embedding_fields);
+        return std::nullopt;
     case endpoint::images:
-        if (!body.contains("prompt") || !body["prompt"].is_string()) {
-            return bad_field{"prompt", "prompt is required and must be a string"};
+        if (!has_prompt) {
+            return bad_field{"prompt", "prompt is required and must be a string",
+                             "invalid_request"};
         }
-        return check_types(body, image_fields);
+        return std::nullopt;
     }
     return std::nullopt;
+}
+
+std::string upstream_body(const request_view& request, std::string_view model_id) {
+    struct edit {
+        std::size_t at;
+        std::size_t length;
+        std::string text;
+    };
+    std::vector<edit> edits;
+    edits.push_back({request.model_at.first, request.model_at.second, scan::quoted(model_id)});
+    if (request.stream) {
+        // The gateway meters every stream: include_usage is forced on.
+        if (request.include_usage) {
+            edits.push_back({request.include_usage->first, request.include_usage->second, "true"});
+        } else if (request.options && !request.options_null) {
+            const std::string_view object =
+                request.body.substr(request.options->first, request.options->second);
+            const bool empty = scan::detail::skip_ws(object, 1) == object.size() - 1;
+            edits.push_back({request.options->first + 1, 0,
+                             empty ? R"("include_usage":true)" : R"("include_usage":true,)"});
+        } else if (request.options) {
+            edits.push_back(
+                {request.options->first, request.options->second, R"({"include_usage":true})"});
+        } else {
+            edits.push_back({request.close, 0, R"(,"stream_options":{"include_usage":true})"});
+        }
+    }
+    std::sort(edits.begin(), edits.end(), [](const edit& a, const edit& b) { return a.at < b.at; });
+    std::string out;
+    out.reserve(request.body.size() + 64);
+    std::size_t from = 0;
+    for (const auto& e : edits) {
+        out.append(request.body.substr(from, e.at - from));
+        out.append(e.text);
+        from = e.at + e.length;
+    }
+    out.append(request.body.substr(from));
+    return out;
 }
 
 bool normalise_chat(ojson& body) {

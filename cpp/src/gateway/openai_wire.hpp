@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 /// The OpenAI wire family (openai, deepseek, xai, openrouter, mistral, groq, ollama's /v1,
 /// doubao, any OpenAI-compatible server): checking what clients send, and normalising what the
@@ -35,14 +36,48 @@ bool read_usage(const ojson& body, usage_counts& out);
 struct bad_field {
     std::string param;
     std::string message;
+    std::string code; ///< invalid_json or invalid_request
 };
 
 /// The endpoints of the front door.
 enum class endpoint { chat, embeddings, images };
 
-/// Checks the fields the gateway relies on and the types of the known fields; unknown fields
-/// are left to the provider. nullopt when the body may be forwarded.
-[[nodiscard]] std::optional<bad_field> check_request(endpoint which, const ojson& body);
+/// A client's request as the gateway needs it: the fields it reads, and where in the body the
+/// parts it rewrites are (offset, length), so that the upstream body is the client's bytes with
+/// two splices rather than a re-serialised document.
+struct request_view {
+    std::string_view body;
+    std::string model;
+    bool stream = false;
+    bool wants_usage = false; ///< stream_options.include_usage was true
+    std::pair<std::size_t, std::size_t> model_at{};
+    std::optional<std::pair<std::size_t, std::size_t>> options; ///< stream_options' value
+    bool options_null = false;
+    std::optional<std::pair<std::size_t, std::size_t>> include_usage; ///< its value
+    std::size_t close = 0; ///< the top-level object's closing brace
+};
+
+/// Checks a client's body without building a DOM: valid JSON (UTF-8 included), an object, the
+/// fields the gateway relies on, the types of the known fields (unknown fields are left to the
+/// provider), no repeated model, messages, stream or stream_options. nullopt when the body may
+/// be forwarded; `out` then describes it (and views `body`, which must outlive it).
+[[nodiscard]] std::optional<bad_field> read_request(endpoint which, std::string_view body,
+                                                    request_view& out);
+
+/// The body to send upstream: the client's, with `model_id` as the model and, on a stream,
+/// stream_options.include_usage set to true.
+[[nodiscard]] std::string upstream_body(const request_view& request, std::string_view model_id);
+
+/// What the gateway reads of a whole answer, found without building a DOM.
+struct answer_facts {
+    std::string model;
+    usage_counts usage;
+    std::int64_t items = 0; ///< elements of "data" (images, embeddings)
+    bool quirks = false;    ///< normalise_chat has work to do: parse it into a DOM
+};
+
+/// Reads an answer's model, usage and data count; false when `body` is not a JSON object.
+[[nodiscard]] bool read_answer(std::string_view body, answer_facts& out);
 
 /// Rewrites a chat answer of the family into the canonical OpenAI shape, in place: a
 /// `reasoning` field also as `reasoning_content`, content given as an array of typed parts as
