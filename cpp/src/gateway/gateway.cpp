@@ -48,6 +48,9 @@ private:
     std::string& text_;
 };
 
+// At most this much of a stream that has already arrived is relayed in one write.
+constexpr std::size_t coalesce_limit = 64 * 1024;
+
 // One way to reach a model: a provider and the model id it knows.
 struct target {
     std::shared_ptr<const routing::provider_entry> provider;
@@ -571,8 +574,14 @@ private:
         bool done = false;
         for (;;) {
             piece.clear();
-            const upstream::call_error read =
+            upstream::call_error read =
                 call.finished() ? upstream::call_error::none : co_await call.read_some(piece);
+            // Take what else has already arrived: one write to the client for events that came
+            // together (nothing waits for more).
+            while (read == upstream::call_error::none && piece.size() < coalesce_limit &&
+                   call.ready()) {
+                read = co_await call.read_some(piece);
+            }
             if (read != upstream::call_error::none) {
                 if (!streaming_) {
                     co_return network_failure(to, credential, read, began);
@@ -638,6 +647,14 @@ private:
                 break;
             }
             if (done || call.finished()) {
+                // The body's end usually follows [DONE] at once: read it if it is there, so
+                // the connection goes back to the pool; never wait for it.
+                while (done && call.ready()) {
+                    piece.clear();
+                    if (co_await call.read_some(piece) != upstream::call_error::none) {
+                        break;
+                    }
+                }
                 if (!done && !streaming_) {
                     // An empty stream: nothing reached the client, so another attempt may run.
                     log_attempt(to, credential, "empty_stream", call.status(), began);

@@ -436,6 +436,18 @@ asio::awaitable<call_error> call::read_some(std::string& out) {
     co_return call_error::none;
 }
 
+bool call::ready() const noexcept {
+    if (!conn_ || finished_) {
+        return false;
+    }
+    if (conn_->buffer.size() != 0) {
+        return true;
+    }
+    beast::error_code ec;
+    const std::size_t waiting = conn_->lowest().socket().available(ec);
+    return !ec && waiting != 0;
+}
+
 asio::awaitable<call_error> call::read_all(std::string& out) {
     while (!finished_) {
         if (const call_error e = co_await read_some(out); e != call_error::none) {

@@ -159,6 +159,9 @@ public:
     /// Reads the whole remaining body into `out` (at most call_limits::max_body).
     [[nodiscard]] boost::asio::awaitable<call_error> read_all(std::string& out);
     [[nodiscard]] bool finished() const noexcept { return finished_; }
+    /// True when more of the body has already arrived (buffered or in the socket), so that
+    /// read_some would complete without waiting.
+    [[nodiscard]] bool ready() const noexcept;
 
     /// Closes the connection at once; pending operations complete with `cancelled`.
     void abort() noexcept;
