@@ -433,15 +433,39 @@ asio::awaitable<call_error> call::read_some(std::string& out) {
             break;
         }
     }
+    if (!take_buffered(out)) {
+        co_return call_error::protocol;
+    }
     co_return call_error::none;
+}
+
+// Parses what is already in the read buffer (the rest of a segment that carried several
+// pieces, or the body's end right after the last one), without reading the socket.
+bool call::take_buffered(std::string& out) {
+    while (!finished_ && conn_->buffer.size() != 0) {
+        auto& body = parser_->get().body();
+        body.data = piece_.data();
+        body.size = piece_.size();
+        body.more = true;
+        beast::error_code ec;
+        const std::size_t used = parser_->put(conn_->buffer.data(), ec);
+        conn_->buffer.consume(used);
+        const std::size_t got = piece_.size() - parser_->get().body().size;
+        out.append(piece_.data(), got);
+        finished_ = parser_->is_done();
+        if (ec == bhttp::error::need_more || (used == 0 && got == 0)) {
+            return true; // a partial frame: the rest comes with the next read
+        }
+        if (ec && ec != bhttp::error::need_buffer) {
+            return false;
+        }
+    }
+    return true;
 }
 
 bool call::ready() const noexcept {
     if (!conn_ || finished_) {
         return false;
-    }
-    if (conn_->buffer.size() != 0) {
-        return true;
     }
     beast::error_code ec;
     const std::size_t waiting = conn_->lowest().socket().available(ec);

@@ -159,8 +159,8 @@ public:
     /// Reads the whole remaining body into `out` (at most call_limits::max_body).
     [[nodiscard]] boost::asio::awaitable<call_error> read_all(std::string& out);
     [[nodiscard]] bool finished() const noexcept { return finished_; }
-    /// True when more of the body has already arrived (buffered or in the socket), so that
-    /// read_some would complete without waiting.
+    /// True when more bytes have already arrived in the socket, so that read_some would not
+    /// wait (read_some itself takes everything already buffered).
     [[nodiscard]] bool ready() const noexcept;
 
     /// Closes the connection at once; pending operations complete with `cancelled`.
@@ -170,6 +170,7 @@ private:
     boost::asio::awaitable<call_error> attempt(const std::string& head, const std::string& body,
                                                bool& retry_fresh);
     call_error classify(const boost::system::error_code& ec, bool before_answer) const;
+    bool take_buffered(std::string& out);
 
     pool& pool_;
     url origin_;
