@@ -11,6 +11,8 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from aignehub import Hub
 from conftest import HANG_GUARD, HELLO, CliProcess, add_upstream, wait_until
 from replay import ReplayServer
@@ -100,9 +102,12 @@ def recorded_ids(port: int, owner_key: str) -> set[str]:
     raise AssertionError("the usage listing never ended")
 
 
+@pytest.mark.parametrize("usage_sync", ["full", "normal"])
 def test_every_answered_call_survives_a_kill_9(
-    start_cli: Callable[..., CliProcess], tmp_path: Path, replay: ReplayServer
+    start_cli: Callable[..., CliProcess], tmp_path: Path, replay: ReplayServer, usage_sync: str
 ) -> None:
+    """'full' fsyncs each batch before the answers it covers end; 'normal' appends each record
+    to a journal first, which the restarted process imports."""
     data_dir = tmp_path / "durable"
     with Hub(data_dir) as hub:
         first = hub.bootstrap()
@@ -113,6 +118,7 @@ def test_every_answered_call_survives_a_kill_9(
     replay.route("POST", plain.chat, fixture="openai/chat_basic")
     replay.route("POST", streamed.chat, fixture="deepseek/chat_stream_include_usage")
     serve = ("serve", "--port", "0", "--data-dir", str(data_dir), "--access-log", "")
+    serve += ("--usage-sync", usage_sync)
 
     server = start_cli(*serve)
     port = int(server.wait_for_line(SERVING)["port"])

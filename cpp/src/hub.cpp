@@ -5,6 +5,7 @@
 #include "aignehub/store.hpp"
 #include "aignehub/users.hpp"
 #include "auth/keys.hpp"
+#include "billing/usage_journal.hpp"
 #include "core/master_keys.hpp"
 #include "routing/routes.hpp"
 
@@ -50,6 +51,8 @@ hub::hub(std::filesystem::path data_dir, const env_reader& env)
     providers_->apply_environment(env);
     routes_->rebuild(*store_);
     keys_auth_->rebuild(*store_);
+    // Usage a crashed server had journalled but not yet imported (usage_sync "normal").
+    billing::recover_journals(*store_, data_dir_);
 }
 
 hub::~hub() = default;
@@ -65,7 +68,8 @@ hub::rotation hub::rotate_master_key() {
 
 std::unique_ptr<server> hub::serve(server_config config) const {
     return std::make_unique<server>(
-        std::move(config), server_services{store_, providers_, users_, keys_auth_, routes_, keys_});
+        std::move(config),
+        server_services{store_, providers_, users_, keys_auth_, routes_, keys_, data_dir_});
 }
 
 std::optional<std::string> hub::process_env(std::string_view name) {

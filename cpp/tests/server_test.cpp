@@ -43,7 +43,7 @@ protected:
         c.threads = 2;
         c.access_log = "";
         return std::make_unique<server>(
-            std::move(c), server_services{db_, nullptr, nullptr, nullptr, nullptr, nullptr});
+            std::move(c), server_services{db_, nullptr, nullptr, nullptr, nullptr, nullptr, {}});
     }
 
     std::filesystem::path dir_;
@@ -125,7 +125,7 @@ TEST_F(ServerTest, PortInUseIsABindError) {
     c.port = first->port();
     c.access_log = "";
     try {
-        server second(c, server_services{db_, nullptr, nullptr, nullptr, nullptr, nullptr});
+        server second(c, server_services{db_, nullptr, nullptr, nullptr, nullptr, nullptr, {}});
         FAIL() << "bound a port already in use";
     } catch (const bind_error& e) {
         EXPECT_EQ(e.code(), std::errc::address_in_use);

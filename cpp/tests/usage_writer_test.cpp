@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -118,6 +119,52 @@ TEST_F(UsageWriterTest, AFailedWriteIsReportedNotSwallowed) {
     EXPECT_EQ(outcome.load(), -1);
     EXPECT_EQ(after.failed, 1U);
     EXPECT_EQ(after.records, 0U);
+}
+
+TEST_F(UsageWriterTest, JournalledRecordsAreWrittenOnTheCallersThreadAndImported) {
+    {
+        usage_writer writer(db_, false, 1024, dir_);
+        ASSERT_TRUE(writer.immediate());
+        for (int n = 1; n <= 300; ++n) {
+            ASSERT_TRUE(writer.write_now(record(n)));
+        }
+    } // stopping imports what is left and removes the emptied journal
+    EXPECT_EQ(db_->count_usage(), 300);
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+        EXPECT_FALSE(entry.path().extension() == ".journal") << entry.path();
+    }
+}
+
+TEST_F(UsageWriterTest, AJournalLeftByACrashIsImportedOnceAndTornLinesSkipped) {
+    std::filesystem::path file;
+    {
+        usage_journal journal(dir_);
+        file = dir_ / ("usage-" + journal.id() + ".journal");
+        for (int n = 1; n <= 3; ++n) {
+            journal.append(record(n), [](std::uint64_t) {});
+        }
+        // The first record was imported before the crash; the journal says so.
+        db_->insert_usage({record(1)}, true,
+                          usage_progress{usage_journal::progress_setting(journal.id()), 1});
+        journal.truncate_if_imported(1);
+        // A running process holds its journal: recovery leaves it alone.
+        EXPECT_EQ(recover_journals(*db_, dir_), 0U);
+    } // not all imported: the file stays, unlocked, as after a crash
+    ASSERT_TRUE(std::filesystem::exists(file));
+    {
+        std::ofstream torn(file, std::ios::app);
+        torn << R"({"seq":4,"request_id":"req-4","sta)";
+    }
+
+    EXPECT_EQ(recover_journals(*db_, dir_), 2U);
+    EXPECT_EQ(recover_journals(*db_, dir_), 0U);
+    EXPECT_FALSE(std::filesystem::exists(file));
+    usage_filter all;
+    std::vector<std::string> ids;
+    for (const auto& row : db_->query_usage(all)) {
+        ids.push_back(row.request_id);
+    }
+    EXPECT_EQ(ids, (std::vector<std::string>{"req-3", "req-2", "req-1"}));
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,8 @@ struct server_services {
     std::shared_ptr<routing::routes> routes;
     /// Opens provider credentials for the calls that use them.
     std::shared_ptr<const detail::master_keys> secrets;
+    /// Where usage journals go (usage_sync "normal"); the hub's data directory.
+    std::filesystem::path data_dir;
 };
 
 /// Everything the embedded HTTP server can be told. Defaults suit a production gateway.

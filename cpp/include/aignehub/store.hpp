@@ -100,6 +100,12 @@ struct usage_row {
     std::string created_at; ///< RFC 3339 UTC with milliseconds
 };
 
+/// A usage journal's import progress: the setting and the last sequence number imported.
+struct usage_progress {
+    std::string setting;
+    std::uint64_t seq = 0;
+};
+
 /// Which usage records to read; unset fields do not filter.
 struct usage_filter {
     std::optional<std::string> since; ///< created_at >= since (RFC 3339 UTC)
@@ -179,8 +185,10 @@ public:
 
     /// Writes usage records in one transaction: with `fsync` it returns once the batch is on
     /// disk (one fsync for the whole batch); without, once the operating system has it (it
-    /// survives the process, not a power cut).
-    virtual void insert_usage(const std::vector<usage_row>& rows, bool fsync) = 0;
+    /// survives the process, not a power cut). With `progress`, the same transaction sets that
+    /// setting (a usage journal's last imported record), so a batch is imported exactly once.
+    virtual void insert_usage(const std::vector<usage_row>& rows, bool fsync,
+                              const std::optional<usage_progress>& progress = std::nullopt) = 0;
     /// How many usage records are stored.
     [[nodiscard]] virtual std::int64_t count_usage() const = 0;
     /// Usage records matching `filter`, newest first (by id), at most `filter.limit`.

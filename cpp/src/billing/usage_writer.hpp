@@ -1,13 +1,16 @@
 #pragma once
 
 #include "aignehub/store.hpp"
+#include "billing/usage_journal.hpp"
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -23,17 +26,29 @@ public:
     /// written after retries.
     using done_fn = std::function<void(bool durable)>;
 
-    /// `fsync`: each batch waits for the disk (see server_config::usage_sync).
+    /// `fsync`: each batch waits for the disk (see server_config::usage_sync). Without fsync and
+    /// with a `journal_dir`, records go to a usage journal there (write_now) and are imported
+    /// in batches every 50 ms or 256 records.
     explicit usage_writer(std::shared_ptr<store> db, bool fsync = true,
-                          std::size_t max_batch = 1024);
+                          std::size_t max_batch = 1024,
+                          const std::optional<std::filesystem::path>& journal_dir = std::nullopt);
     /// Writes everything already submitted, then stops the writer thread.
     ~usage_writer();
+    /// The same, now (a server stopping); idempotent. Afterwards the journal, if every record
+    /// in it reached the database, is gone.
+    void stop();
     usage_writer(const usage_writer&) = delete;
     usage_writer& operator=(const usage_writer&) = delete;
     usage_writer(usage_writer&&) = delete;
     usage_writer& operator=(usage_writer&&) = delete;
 
     void submit(usage_row row, done_fn done);
+
+    /// True when records are written with write_now (a journal), not submit.
+    [[nodiscard]] bool immediate() const noexcept { return journal_ != nullptr; }
+    /// Appends `row` to the journal on the calling thread: true once it survives a crash of
+    /// the process; it reaches the database within about 50 ms.
+    [[nodiscard]] bool write_now(usage_row row);
 
     struct counters {
         std::uint64_t records = 0; ///< written durably
@@ -46,11 +61,13 @@ private:
     struct pending {
         usage_row row;
         done_fn done;
+        std::uint64_t seq = 0; ///< its journal line, in journal mode
     };
     void run();
     bool commit(const std::vector<pending>& batch);
 
     std::shared_ptr<store> db_;
+    std::unique_ptr<usage_journal> journal_;
     bool fsync_;
     std::size_t max_batch_;
     std::mutex mu_;

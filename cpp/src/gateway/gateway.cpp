@@ -328,9 +328,11 @@ public:
             row_.ttfb_us = row_.latency_us;
         }
         spend_tokens();
-        static const bool skip = std::getenv("AIGNEHUB_EXPERIMENT_NO_USAGE") != nullptr;
-        const bool durable =
-            skip ? true : co_await make_durable(*gw_.usage, row_, asio::use_awaitable);
+        // usage_sync "normal": one append to the journal on this thread; "full": wait for the
+        // writer's group commit.
+        const bool durable = gw_.usage->immediate()
+                                 ? gw_.usage->write_now(row_)
+                                 : co_await make_durable(*gw_.usage, row_, asio::use_awaitable);
         if (gone_) {
             co_return;
         }

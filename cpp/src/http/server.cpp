@@ -247,8 +247,10 @@ struct server::impl {
             gateway = std::make_shared<gateway::services>();
             gateway->routes = services.routes;
             gateway->secrets = services.secrets;
-            gateway->usage =
-                std::make_shared<billing::usage_writer>(services.db, cfg.usage_sync == "full");
+            const bool fsync = cfg.usage_sync == "full";
+            gateway->usage = std::make_shared<billing::usage_writer>(
+                services.db, fsync, 1024,
+                services.data_dir.empty() ? std::nullopt : std::optional(services.data_dir));
             gateway->pool = std::make_shared<upstream::pool>();
             gateway->limits.connect = cfg.upstream_connect_timeout;
             gateway->limits.first_byte = cfg.upstream_first_byte_timeout;
@@ -1030,6 +1032,7 @@ void server::impl::stop() {
     control.join();
     if (gateway) {
         gateway->pool->close_all();
+        gateway->usage->stop(); // every answered request's record is in the database
     }
     running = false;
     if (log.enabled()) {

@@ -285,7 +285,8 @@ public:
     // Usage records go through a connection of their own: the writer's commits (and fsyncs) do
     // not hold the control plane's connection, and its synchronous setting is its own. Both
     // write the same WAL file; SQLite serialises the two writers (busy timeout 5 s).
-    void insert_usage(const std::vector<usage_row>& rows, bool fsync) override {
+    void insert_usage(const std::vector<usage_row>& rows, bool fsync,
+                      const std::optional<usage_progress>& progress) override {
         const std::lock_guard lock(usage_mu_);
         try {
             if (!usage_db_) {
@@ -331,6 +332,14 @@ public:
                 q.bind(20, r.created_at);
                 q.exec();
                 q.reset();
+            }
+            if (progress) {
+                SQLite::Statement p(*usage_db_, "INSERT INTO settings (key, value) VALUES (?, ?) "
+                                                "ON CONFLICT (key) DO UPDATE SET value = "
+                                                "excluded.value");
+                p.bind(1, progress->setting);
+                p.bind(2, std::to_string(progress->seq));
+                p.exec();
             }
             tx.commit();
         } catch (const SQLite::Exception& e) {
