@@ -117,8 +117,8 @@ def test_every_answered_call_survives_a_kill_9(
         app = hub.keys.create(hub.users.add("Load test"), name="load")
     replay.route("POST", plain.chat, fixture="openai/chat_basic")
     replay.route("POST", streamed.chat, fixture="deepseek/chat_stream_include_usage")
-    serve = ("serve", "--port", "0", "--data-dir", str(data_dir), "--access-log", "")
-    serve += ("--usage-sync", usage_sync)
+    serve = ["serve", "--port", "0", "--data-dir", str(data_dir), "--access-log", ""]
+    serve += ["--usage-sync", usage_sync]
 
     server = start_cli(*serve)
     port = int(server.wait_for_line(SERVING)["port"])
