@@ -599,7 +599,7 @@ class Launch:
     ready_timeout: float = 20
 
 
-def gateway_launch(target: str, up: Upstreams, tmp: Path) -> Launch:
+def gateway_launch(target: str, up: Upstreams, tmp: Path, usage_sync: str) -> Launch:
     if target == "aignehub":
         data = tmp / "aignehub-data"
         routes = aignehub_setup(up, data)
@@ -609,6 +609,7 @@ def gateway_launch(target: str, up: Upstreams, tmp: Path) -> Launch:
             return [
                 python, "-m", "aignehub", "serve", "--host", "127.0.0.1", "--port", str(port),
                 "--threads", "1", "--data-dir", str(data), "--access-log", "",
+                "--usage-sync", usage_sync,
             ]  # fmt: skip
 
         return Launch(
@@ -675,15 +676,15 @@ def gateway_launch(target: str, up: Upstreams, tmp: Path) -> Launch:
 
 
 @contextmanager
-def gateway(launch: Launch, log: Path) -> Iterator[tuple[dict[str, Route], int, str]]:
-    """Start the gateway on SERVER_CPU and a free port; yields its routes, pid and command."""
+def gateway(launch: Launch, log: Path, cpu: str) -> Iterator[tuple[dict[str, Route], int, str]]:
+    """Start the gateway on `cpu` and a free port; yields its routes, pid and command."""
     port = free_port()
     routes = {k: dataclasses.replace(r, port=port) for k, r in launch.routes.items()}
     command = launch.command(port)
-    with running(command, log, SERVER_CPU, env=launch.env, cwd=launch.cwd) as proc:
+    with running(command, log, cpu, env=launch.env, cwd=launch.cwd) as proc:
         try:
             wait_answering(proc, routes["json"], log, launch.ready_timeout)
-            yield routes, proc.pid, shlex.join(["taskset", "-c", SERVER_CPU, *command])
+            yield routes, proc.pid, shlex.join(["taskset", "-c", cpu, *command])
         except TargetFailed as e:
             if proc.poll() is None:
                 raise
@@ -766,11 +767,15 @@ def run_target(target: str, nginx: str, wrk: str, args: argparse.Namespace, tmp:
                 measure_load(result, direct_routes(up), None, wrk, args, work)
             return result
         with upstreams(nginx, CLIENT_CPU, work) as up:
-            launch = gateway_launch(target, up, work)
-            with gateway(launch, work / f"{target}-quiet.out") as (routes, pid, command):
+            launch = gateway_launch(target, up, work, args.usage_sync)
+            # The quiet phases run one request at a time: the gateway shares the client's and
+            # the mocks' core, as direct's mock does, so that "added" holds the gateway's work
+            # and not this VM's cross-core wake-ups (tens of microseconds each, four per call).
+            quiet = work / f"{target}-quiet.out"
+            with gateway(launch, quiet, CLIENT_CPU) as (routes, pid, command):
                 result.server_command = command
                 measure_quiet(result, routes, pid, args)
-            with gateway(launch, work / f"{target}-load.out") as (routes, pid, _):
+            with gateway(launch, work / f"{target}-load.out", SERVER_CPU) as (routes, pid, _):
                 measure_load(result, routes, pid, wrk, args, work)
     except TargetFailed as e:
         result.error = str(e)
@@ -901,11 +906,12 @@ def per_stream_kib(r: Result) -> float | None:
 
 def print_table(results: list[Result], args: argparse.Namespace, load: float) -> None:
     print(
-        f"POST {CHAT_PATH}: gateway on CPU {SERVER_CPU} (1 thread/worker), load clients and "
-        f"upstream mocks on CPU {CLIENT_CPU} (for direct's wrk runs the mocks are on CPU "
-        f"{SERVER_CPU}); "
+        f"POST {CHAT_PATH}: under wrk the gateway is on CPU {SERVER_CPU} (1 thread/worker), "
+        f"wrk and the upstream mocks on CPU {CLIENT_CPU} (for direct's wrk runs the mocks are "
+        f"on CPU {SERVER_CPU}); one request at a time (c=1, timed stream, held streams) all on "
+        f"CPU {CLIENT_CPU}; "
         f"wrk -t1 -c{args.connections} -d{args.duration}s after {args.warmup}s of warm-up; "
-        f"load average before the run {load:.2f}\n"
+        f"aignehub usage_sync={args.usage_sync}; load average before the run {load:.2f}\n"
     )
     names = [r.target for r in results]
     width = max(13, *(len(n) for n in names))
@@ -943,6 +949,13 @@ def main() -> int:
         help="measure only this gateway (repeatable); 'direct' is always measured",
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument(
+        "--usage-sync",
+        choices=("full", "normal"),
+        default="full",
+        help="aignehub's usage durability: fsync per batch (full, the default) or journal "
+        "(normal: survives a process crash)",
+    )
     parser.add_argument("--connections", type=int, default=50, help="wrk -c (default: 50)")
     parser.add_argument(
         "--warmup", type=int, default=1, help="seconds of wrk before each wrk run (default: 1)"

@@ -351,9 +351,7 @@ public:
         } else if (tail_.empty()) {
             tail_ = "data: [DONE]\n\n";
         }
-        if (co_await out_.write_chunk(tail_)) {
-            co_await out_.finish_chunked();
-        }
+        co_await out_.finish_chunked(tail_);
     }
 
     void client_went_away() noexcept { gone_ = true; }

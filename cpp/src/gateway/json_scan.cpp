@@ -316,13 +316,14 @@ std::size_t skip_ws(std::string_view text, std::size_t pos) noexcept {
 std::size_t end_of(std::string_view t, std::size_t pos) noexcept {
     const char c = t[pos];
     if (c == '"') {
+        // A plain loop: string_view::find_first_of calls memchr once per character.
         std::size_t i = pos + 1;
         for (;;) {
-            i = t.find_first_of("\"\\", i);
-            if (t[i] == '"') {
+            const char d = t[i];
+            if (d == '"') {
                 return i + 1;
             }
-            i += 2; // an escape: \uXXXX continues with plain characters
+            i += d == '\\' ? 2 : 1; // an escape: \uXXXX continues with plain characters
         }
     }
     if (c == '{' || c == '[') {

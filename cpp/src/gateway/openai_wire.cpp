@@ -271,8 +271,31 @@ std::string clean_text(std::string_view text, std::size_t max) {
     return plain;
 }
 
-bool contains_text(std::string_view text, std::string_view what) {
-    return text.find(what) != std::string_view::npos;
+// True when a stream event may carry something the gateway reads or rewrites: usage (also
+// Groq's), an error, a quirk, [DONE], or an event type. One pass hopping from quote to quote;
+// a plain content delta costs a few memchr calls.
+bool worth_parsing(std::string_view raw) {
+    if (!raw.starts_with("data:") || raw.find("[DONE]") != std::string_view::npos) {
+        return true; // an "event:" or other field first, or the end
+    }
+    for (std::size_t q = raw.find('"'); q != std::string_view::npos; q = raw.find('"', q + 1)) {
+        const std::string_view at = raw.substr(q + 1);
+        const auto value_is = [&](std::string_view key, char open) {
+            if (!at.starts_with(key) || at.size() <= key.size() || at[key.size()] != '"') {
+                return false;
+            }
+            std::size_t v = key.size() + 1;
+            while (v < at.size() && (at[v] == ':' || at[v] == ' ')) {
+                ++v;
+            }
+            return open == 0 || (v < at.size() && at[v] == open);
+        };
+        if (value_is("usage", '{') || value_is("x_groq", 0) || value_is("error", 0) ||
+            value_is("reasoning", 0) || value_is("content", '[')) {
+            return true;
+        }
+    }
+    return false;
 }
 
 } // namespace
@@ -586,10 +609,7 @@ chunk_result process_chat_event(std::string_view raw, stream_state& state) {
     // Most chunks of a stream are plain content deltas: they pass without being parsed. A chunk
     // is parsed when it may carry the model (the first), usage, an error or a quirk.
     const bool first = state.model.empty();
-    if (!first && !contains_text(raw, "[DONE]") && !contains_text(raw, "\"usage\":{") &&
-        !contains_text(raw, "\"usage\": {") && !contains_text(raw, "x_groq") &&
-        !contains_text(raw, "error") && !contains_text(raw, "\"reasoning\"") &&
-        !contains_text(raw, "\"content\":[") && !contains_text(raw, "\"content\": [")) {
+    if (!first && !worth_parsing(raw)) {
         return {};
     }
     const sse_event event = parse_event(raw);

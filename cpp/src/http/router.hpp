@@ -61,13 +61,15 @@ public:
     responder& operator=(responder&&) = delete;
     virtual ~responder() = default;
 
-    /// Sends the status line and fields of `head` with Transfer-Encoding: chunked; the body
-    /// follows in chunks. False when the client is gone.
+    /// Starts a streamed answer with the status line and fields of `head` and
+    /// Transfer-Encoding: chunked; they leave with the first chunk. False when the client is
+    /// gone.
     virtual boost::asio::awaitable<bool> start_chunked(const response& head) = 0;
-    /// Sends one chunk (nothing for empty data) at once. False when the client is gone.
+    /// Sends one chunk (and the head, the first time) at once. False when the client is gone.
     virtual boost::asio::awaitable<bool> write_chunk(std::string_view data) = 0;
-    /// Sends the last chunk. False when the client is gone.
-    virtual boost::asio::awaitable<bool> finish_chunked() = 0;
+    /// Sends `last` as a final chunk, if any, and ends the body, in one write. False when the
+    /// client is gone.
+    virtual boost::asio::awaitable<bool> finish_chunked(std::string_view last = {}) = 0;
     /// Completes when the client closes its connection (true), or when cancelled (false).
     /// Bytes the client sends meanwhile (a pipelined request) are kept for the session.
     virtual boost::asio::awaitable<bool> client_gone() = 0;

@@ -815,6 +815,8 @@ public:
         : conn_(conn), buffer_(buffer), ex_(ex), keep_alive_(keep_alive),
           write_timeout_(write_timeout) {}
 
+    // The head waits for the first chunk (or the end) so that both leave in one write: a
+    // stream costs the client's side one wake-up fewer.
     asio::awaitable<bool> start_chunked(const http::response& head) override {
         chunked_ = head.version() != 10; // HTTP/1.0 has no chunks: the close ends the body
         if (!chunked_) {
@@ -823,33 +825,22 @@ public:
         status_ = head.result_int();
         streamed_ = true;
         serialize_head(head, std::nullopt, keep_alive_, conn_.head);
-        co_return co_await send(asio::buffer(conn_.head), {}, {});
+        head_pending_ = true;
+        co_return !broken_;
     }
 
     asio::awaitable<bool> write_chunk(std::string_view data) override {
-        if (data.empty()) {
+        if (data.empty() && !head_pending_) {
             co_return !broken_;
         }
-        if (!chunked_) {
-            co_return co_await send(asio::buffer(data), {}, {});
-        }
-        // Hex size, CRLF, data, CRLF: one gather write.
-        std::array<char, 24> size{};
-        const auto [end, ec] =
-            std::to_chars(size.data(), size.data() + size.size() - 2, data.size(), 16);
-        char* tail = end;
-        *tail++ = '\r';
-        *tail++ = '\n';
-        co_return co_await send(
-            asio::buffer(size.data(), static_cast<std::size_t>(tail - size.data())),
-            asio::buffer(data), asio::buffer("\r\n", 2));
+        chunk_frame frame(data, chunked_);
+        co_return co_await send(frame.buffers(data, {}));
     }
 
-    asio::awaitable<bool> finish_chunked() override {
-        if (!chunked_) {
-            co_return !broken_;
-        }
-        co_return co_await send(asio::buffer("0\r\n\r\n", 5), {}, {});
+    asio::awaitable<bool> finish_chunked(std::string_view last) override {
+        static constexpr std::string_view terminator = "0\r\n\r\n";
+        chunk_frame frame(last, chunked_);
+        co_return co_await send(frame.buffers(last, chunked_ ? terminator : std::string_view{}));
     }
 
     asio::awaitable<bool> client_gone() override {
@@ -878,11 +869,41 @@ public:
     [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
 
 private:
-    asio::awaitable<bool> send(asio::const_buffer a, asio::const_buffer b, asio::const_buffer c) {
+    // One chunk's framing: hex size and CRLF before the data, CRLF after (none for empty data
+    // or an unchunked HTTP/1.0 body).
+    class chunk_frame {
+    public:
+        chunk_frame(std::string_view data, bool chunked) {
+            if (chunked && !data.empty()) {
+                const auto [end, ec] =
+                    std::to_chars(size_.data(), size_.data() + size_.size() - 2, data.size(), 16);
+                char* tail = end;
+                *tail++ = '\r';
+                *tail++ = '\n';
+                length_ = static_cast<std::size_t>(tail - size_.data());
+                after_ = "\r\n";
+            }
+        }
+        [[nodiscard]] std::array<asio::const_buffer, 4> buffers(std::string_view data,
+                                                                std::string_view end) const {
+            return {asio::buffer(size_.data(), length_), asio::buffer(data), asio::buffer(after_),
+                    asio::buffer(end)};
+        }
+
+    private:
+        std::array<char, 24> size_{};
+        std::size_t length_ = 0;
+        std::string_view after_;
+    };
+
+    asio::awaitable<bool> send(const std::array<asio::const_buffer, 4>& parts) {
         if (broken_) {
             co_return false;
         }
-        const std::array<asio::const_buffer, 3> buffers{a, b, c};
+        const std::array<asio::const_buffer, 5> buffers{head_pending_ ? asio::buffer(conn_.head)
+                                                                      : asio::const_buffer{},
+                                                        parts[0], parts[1], parts[2], parts[3]};
+        head_pending_ = false;
         conn_.stream.expires_after(write_timeout_);
         auto [ec, written] = co_await asio::async_write(conn_.stream, buffers, use_tuple);
         bytes_ += written;
@@ -896,6 +917,7 @@ private:
     bool keep_alive_;
     std::chrono::milliseconds write_timeout_;
     bool chunked_ = true;
+    bool head_pending_ = false;
     bool streamed_ = false;
     bool broken_ = false;
     unsigned status_ = 0;
