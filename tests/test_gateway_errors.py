@@ -20,7 +20,7 @@ from conftest import (
     assert_json_error,
     assert_openai_error,
 )
-from replay import json_reply, recorded_reply
+from replay import Reply, json_reply, recorded_reply
 
 FIRST, SECOND = "sk-first-000001", "sk-second-00002"
 
@@ -194,3 +194,15 @@ def test_an_upstream_4xx_does_not_disable_the_credential(gateway: Gateway) -> No
         f"Bearer {FIRST}",
         f"Bearer {FIRST}",
     ]
+
+
+def test_a_redirect_from_the_provider_is_never_followed(gateway: Gateway) -> None:
+    upstream = add_upstream(gateway.hub, gateway.replay)
+    moved = Reply(302, "Found", (("location", "http://169.254.169.254/latest/meta-data"),), b"")
+    gateway.replay.route("POST", upstream.chat, reply=moved)
+
+    answer = gateway.post("/v1/chat/completions", {"model": "openai/gpt-4o", "messages": HELLO})
+
+    assert_json_error(answer, 502, "upstream_error")
+    assert "redirects are not followed" in answer.json()["error"]["message"]
+    assert [r.path for r in gateway.replay.requests if r.method == "POST"] == [upstream.chat]

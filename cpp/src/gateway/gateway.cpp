@@ -498,6 +498,13 @@ private:
                          error.code.empty() ? "upstream_error" : error.code);
             co_return false;
         }
+        if (status < 400) {
+            // 1xx or 3xx: redirects are never followed (the target would escape the checks).
+            note_failure(failure::upstream_error, 502,
+                         "the provider '" + provider.row.name + "' answered " +
+                             std::to_string(status) + "; redirects are not followed");
+            co_return false;
+        }
         // The request itself is at fault: the client gets the provider's status and message.
         failure_ = failure::upstream_error;
         http::make_error(res_, http::error_kind::bad_request, error.message, "",
