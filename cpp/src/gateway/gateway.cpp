@@ -6,6 +6,7 @@
 #include "billing/usage_writer.hpp"
 #include "core/log.hpp"
 #include "core/master_keys.hpp"
+#include "gateway/adapter.hpp"
 #include "gateway/openai_wire.hpp"
 #include "gateway/sse.hpp"
 #include "http/errors.hpp"
@@ -51,54 +52,34 @@ private:
 // At most this much of a stream that has already arrived is relayed in one write.
 constexpr std::size_t coalesce_limit = 64 * 1024;
 
-// One way to reach a model: a provider and the model id it knows.
+// One way to reach a model: a provider, the model id it knows, and the adapter of its wire.
 struct target {
     std::shared_ptr<const routing::provider_entry> provider;
     std::string model;
+    const wire_adapter* adapter = nullptr;
 };
 
 // "provider/model" names one provider; anything else is a bare name looked up in the models
-// the providers listed.
+// the providers listed. Providers whose wire has no adapter yet serve only by name (and are
+// then refused with a clear message); a bare name skips them.
 std::vector<target> resolve(const routing::route_snapshot& snapshot, const std::string& name) {
     std::vector<target> out;
     if (const auto slash = name.find('/'); slash != std::string::npos && slash + 1 < name.size()) {
         if (const auto it = snapshot.by_name.find(name.substr(0, slash));
             it != snapshot.by_name.end()) {
-            out.push_back({it->second, name.substr(slash + 1)});
+            out.push_back(
+                {it->second, name.substr(slash + 1), adapter_for(it->second->kind->wire)});
             return out;
         }
     }
     if (const auto it = snapshot.by_model.find(name); it != snapshot.by_model.end()) {
         for (const auto& provider : it->second) {
-            out.push_back({provider, name});
+            if (const wire_adapter* adapter = adapter_for(provider->kind->wire)) {
+                out.push_back({provider, name, adapter});
+            }
         }
     }
     return out;
-}
-
-std::string_view suffix_of(endpoint which) {
-    switch (which) {
-    case endpoint::chat:
-        return "/chat/completions";
-    case endpoint::embeddings:
-        return "/embeddings";
-    case endpoint::images:
-        return "/images/generations";
-    }
-    return "/";
-}
-
-// The catalogue's model listing path says where the API lives below the base URL: "/models"
-// (most) or "/v1/models" (Ollama, whose base URL is the server's root).
-std::string api_path(const routing::provider_entry& p, endpoint which) {
-    std::string_view listing = p.kind->models_path;
-    constexpr std::string_view models = "/models";
-    const std::string_view prefix =
-        listing.ends_with(models) ? listing.substr(0, listing.size() - models.size()) : "";
-    std::string path = p.origin->path;
-    path.append(prefix);
-    path.append(suffix_of(which));
-    return path;
 }
 
 std::string request_head(const routing::provider_entry& p, const std::string& path,
@@ -260,6 +241,14 @@ public:
                               "' does not exist or is not served here",
                           "model", "model_not_found");
         }
+        if (targets_.size() == 1 && targets_.front().adapter == nullptr) {
+            const auto& provider = *targets_.front().provider;
+            return refuse(http::error_kind::bad_request, failure::invalid_request,
+                          "the provider '" + provider.row.name + "' speaks the " +
+                              std::string(provider.kind->wire) +
+                              " API, which this endpoint does not serve yet",
+                          "model", "unsupported_provider");
+        }
         stream_ = which_ == endpoint::chat && request_.stream;
         wants_usage_ = request_.wants_usage;
         return true;
@@ -281,8 +270,8 @@ public:
             const std::size_t later = targets_.size() - t - 1;
             const unsigned left = budget - attempts_;
             const unsigned own = later == 0 ? left : std::max(1U, std::min(2U, left - 1));
-            const std::string payload = upstream_body(request_, to.model);
-            const std::string path = api_path(provider, which_);
+            const std::string payload = to.adapter->encode(which_, request_, to.model);
+            const std::string path = to.adapter->path(provider, which_, to.model, stream_);
             std::vector<std::int64_t> tried;
             for (unsigned n = 0; n < own && attempts_ < budget; ++n) {
                 const credential_row* credential = nullptr;
@@ -458,7 +447,7 @@ private:
         const unsigned status = call.status();
         if (status >= 200 && status < 300) {
             const bool streamed_reply =
-                stream_ && call.header("content-type").starts_with("text/event-stream");
+                stream_ && to.adapter->is_stream(call.header("content-type"));
             if (streamed_reply) {
                 co_return co_await relay(to, credential, call, began, secret);
             }
@@ -470,7 +459,7 @@ private:
             gone_ = true;
             co_return true;
         }
-        upstream_error error = read_error(status, body);
+        upstream_error error = to.adapter->decode_error(status, body);
         error.message = providers::scrub(error.message, secret);
         log_attempt(to, credential, "http_error", status, began);
         if (credential && (status == 401 || status == 403)) {
@@ -544,23 +533,13 @@ private:
             to.provider->balancer->succeeded(credential->id);
         }
         answer_facts facts;
-        if (!read_answer(body, facts)) {
+        if (!to.adapter->decode_answer(which_, body, facts)) {
             note_failure(failure::upstream_error, 502,
                          "the provider '" + to.provider->row.name + "' answered with invalid JSON");
             answer_failure();
             co_return true;
         }
-        if (facts.quirks && which_ == endpoint::chat) {
-            // A provider quirk to normalise: the one case that builds a DOM.
-            ojson answer = ojson::parse(body, nullptr, false);
-            normalise_chat(answer);
-            read_usage(answer, facts.usage);
-            set_json(res_, dump(answer));
-        } else {
-            const auto first = body.find_first_not_of(" \t\r\n");
-            body.erase(0, first == std::string::npos ? body.size() : first);
-            set_json(res_, std::move(body));
-        }
+        set_json(res_, std::move(body));
         record_usage(facts.usage);
         row_.model_served = facts.model.empty() ? to.model : facts.model;
         if (which_ == endpoint::images) {
@@ -575,7 +554,7 @@ private:
                                 std::string& secret) {
         stream_state state;
         state.client_wants_usage = wants_usage_;
-        event_splitter splitter;
+        event_splitter splitter(to.adapter->ndjson());
         std::string piece;
         std::string out;
         bool done = false;
@@ -610,7 +589,7 @@ private:
                 if (done || state.error) {
                     return;
                 }
-                auto result = process_chat_event(event, state);
+                auto result = to.adapter->decode_event(event, state);
                 switch (result.verdict) {
                 case chunk_verdict::pass:
                     out.append(event);
