@@ -177,8 +177,11 @@ std::unique_ptr<connection> pool::take(const std::string& key, clock::time_point
         while (!idle.empty()) {
             auto conn = std::move(idle.back());
             idle.pop_back();
-            if (now - conn->idle_since < limits_.idle_timeout &&
-                still_open(conn->lowest().socket())) {
+            // A connection idle for a moment is not worth a syscall to check: the rare one the
+            // provider closed meanwhile is replaced transparently (call::attempt).
+            const auto idle_for = now - conn->idle_since;
+            if (idle_for < limits_.idle_timeout &&
+                (idle_for < std::chrono::seconds(1) || still_open(conn->lowest().socket()))) {
                 found = std::move(conn);
                 break;
             }
@@ -384,7 +387,7 @@ asio::awaitable<call_error> call::attempt(const std::string& head, const std::st
     parser_.emplace();
     parser_->header_limit(64 * 1024);
     parser_->body_limit(boost::none);
-    lowest.expires_after(phase(limits_.first_byte, deadline_));
+    // The first-byte deadline set before the write covers the wait for the head too.
     const beast::error_code rec = conn_->is_tls()
                                       ? co_await read_head(conn_->tls(), conn_->buffer, *parser_)
                                       : co_await read_head(conn_->plain(), conn_->buffer, *parser_);
