@@ -605,20 +605,10 @@ bool normalise_chat(ojson& body) {
     return changed;
 }
 
-chunk_result process_chat_event(std::string_view raw, stream_state& state) {
-    // Most chunks of a stream are plain content deltas: they pass without being parsed. A chunk
-    // is parsed when it may carry the model (the first), usage, an error or a quirk.
-    const bool first = state.model.empty();
-    if (!first && !worth_parsing(raw)) {
-        return {};
-    }
-    const sse_event event = parse_event(raw);
-    if (event.data.empty() && event.name.empty()) {
-        return {}; // a comment or keep-alive
-    }
-    if (event.data == "[DONE]") {
-        return {chunk_verdict::done, {}};
-    }
+namespace {
+
+// The general path for one event: parsed into a DOM, for errors and quirks to rewrite.
+chunk_result process_parsed(const sse_event& event, stream_state& state, bool first) {
     ojson chunk = ojson::parse(event.data, nullptr, false);
     if (event.name == "error" || (chunk.is_object() && chunk.contains("error"))) {
         const auto error = chunk.is_object() ? chunk.find("error") : chunk.end();
@@ -646,8 +636,6 @@ chunk_result process_chat_event(std::string_view raw, stream_state& state) {
     }
     bool changed = normalise_chat(chunk);
     if (read_usage(chunk, state.usage) && !state.client_wants_usage) {
-        // The extra usage-only chunk that include_usage adds goes; usage a provider puts in a
-        // content chunk of its own accord passes, as it would without the gateway.
         const auto choices = chunk.find("choices");
         if (choices == chunk.end() || !choices->is_array() || choices->empty()) {
             return {chunk_verdict::drop, {}};
@@ -657,6 +645,71 @@ chunk_result process_chat_event(std::string_view raw, stream_state& state) {
         return {};
     }
     return {chunk_verdict::replace, "data: " + dump(chunk) + "\n\n"};
+}
+
+} // namespace
+
+chunk_result process_chat_event(std::string_view raw, stream_state& state) {
+    // Most chunks of a stream are plain content deltas: they pass without being parsed. A chunk
+    // is read when it may carry the model (the first), usage, an error or a quirk: by the
+    // scanner, and into a DOM only for an error or a quirk to rewrite.
+    const bool first = state.model.empty();
+    if (!first && !worth_parsing(raw)) {
+        return {};
+    }
+    const sse_event event = parse_event(raw);
+    if (event.data.empty() && event.name.empty()) {
+        return {}; // a comment or keep-alive
+    }
+    if (event.data == "[DONE]") {
+        return {chunk_verdict::done, {}};
+    }
+    if (!event.name.empty() || !scan::valid(event.data)) {
+        return process_parsed(event, state, first);
+    }
+    const scan::value top = scan::document(event.data);
+    if (top.type != scan::kind::object) {
+        return {};
+    }
+    bool rewrite = false;
+    bool usage = false;
+    bool no_choices = true;
+    std::string model;
+    usage_counts counts;
+    scan::members(top, [&](std::string_view key, const scan::value& v) {
+        if (scan::key_is(key, "model") && v.type == scan::kind::string) {
+            if (first) {
+                model = scan::text_of(v);
+            }
+        } else if (scan::key_is(key, "error") || scan::key_is(key, "x_groq")) {
+            rewrite = true;
+        } else if (scan::key_is(key, "usage") && v.type == scan::kind::object) {
+            usage_from(v, counts);
+            usage = true;
+        } else if (scan::key_is(key, "choices") && v.type == scan::kind::array) {
+            scan::elements(v, [&](const scan::value&) {
+                no_choices = false;
+                return false;
+            });
+            rewrite = rewrite || quirky_choices(v);
+        }
+        return !rewrite;
+    });
+    if (rewrite) {
+        return process_parsed(event, state, first);
+    }
+    if (first) {
+        state.model = std::move(model);
+    }
+    if (usage) {
+        state.usage = counts;
+        if (!state.client_wants_usage && no_choices) {
+            // The extra usage-only chunk that include_usage adds goes; usage a provider puts in
+            // a content chunk of its own accord passes, as it would without the gateway.
+            return {chunk_verdict::drop, {}};
+        }
+    }
+    return {};
 }
 
 upstream_error read_error(unsigned status, std::string_view body) {
