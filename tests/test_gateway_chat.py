@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from conftest import UPSTREAM_KEY, Gateway, add_upstream, normalised
+from conftest import (
+    HELLO,
+    UPSTREAM_KEY,
+    Gateway,
+    OpenRaw,
+    add_upstream,
+    http_request_bytes,
+    normalised,
+)
 from replay import fixtures_of, recorded_reply, recorded_request
 
 CHAT_FIXTURES = fixtures_of("openai.chat.completions", streaming=False)
@@ -158,3 +166,29 @@ def test_whitespace_before_the_json_body_is_removed(gateway: Gateway) -> None:
     assert answer.status == 200, answer
     assert answer.body.startswith(b"{")
     assert answer.json() == json.loads(recorded.body)
+
+
+def test_pipelined_requests_behind_a_gateway_call_are_answered_in_order(
+    gateway: Gateway, open_raw: OpenRaw
+) -> None:
+    """The client-disconnect watch must leave a request the client pipelined behind the call
+    for the session, not take it for a hang-up."""
+    upstream = add_upstream(gateway.hub, gateway.replay)
+    gateway.replay.route("POST", upstream.chat, fixture="openai/chat_basic", gap=0.0)
+    body = json.dumps({"model": "openai/gpt-4o-mini", "messages": HELLO}).encode()
+    headers = {
+        "Authorization": f"Bearer {gateway.app.key.secret}",
+        "Content-Type": "application/json",
+    }
+    raw = open_raw(gateway.server)
+
+    raw.send(
+        http_request_bytes("POST", "/v1/chat/completions", headers, body)
+        + http_request_bytes("GET", "/healthz")
+    )
+    chat = raw.read_response()
+    health = raw.read_response()
+
+    assert chat.status == 200 and json.loads(chat.body)["object"] == "chat.completion"
+    assert (health.status, health.json()) == (200, {"status": "ok"})
+    assert len(gateway.hub.usage.query().records) == 1

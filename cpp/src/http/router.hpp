@@ -71,7 +71,7 @@ public:
     /// client is gone.
     virtual boost::asio::awaitable<bool> finish_chunked(std::string_view last = {}) = 0;
     /// Completes when the client closes its connection (true), or when cancelled (false).
-    /// Bytes the client sends meanwhile (a pipelined request) are kept for the session.
+    /// Bytes the client sends meanwhile (a pipelined request) stay unread for the session.
     virtual boost::asio::awaitable<bool> client_gone() = 0;
     /// When the request's header was complete.
     [[nodiscard]] virtual std::chrono::steady_clock::time_point started() const = 0;

@@ -35,6 +35,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <sys/socket.h>
+
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -810,10 +812,9 @@ namespace {
 // watches the socket for the client going away while the handler waits.
 class session_responder final : public http::responder {
 public:
-    session_responder(connection& conn, beast::flat_buffer& buffer, const exchange& ex,
-                      bool keep_alive, std::chrono::milliseconds write_timeout)
-        : conn_(conn), buffer_(buffer), ex_(ex), keep_alive_(keep_alive),
-          write_timeout_(write_timeout) {}
+    session_responder(connection& conn, const exchange& ex, bool keep_alive,
+                      std::chrono::milliseconds write_timeout)
+        : conn_(conn), ex_(ex), keep_alive_(keep_alive), write_timeout_(write_timeout) {}
 
     // The head waits for the first chunk (or the end) so that both leave in one write: a
     // stream costs the client's side one wake-up fewer.
@@ -844,20 +845,23 @@ public:
     }
 
     asio::awaitable<bool> client_gone() override {
+        // Wait for readability rather than read: no speculative read (a wasted syscall: the
+        // request was just read whole), and a pipelined request stays in the socket for the
+        // session. Readable then means the peer closed or reset, or sent more.
         auto& socket = conn_.stream.socket();
-        std::array<char, 4096> scratch{};
-        auto [ec, n] = co_await socket.async_read_some(asio::buffer(scratch), use_tuple);
-        if (!ec && n != 0) {
-            // A pipelined request: keep it for the session and stop watching (reading further
-            // would buffer without bound). Wait here until cancelled.
-            auto room = buffer_.prepare(n);
-            asio::buffer_copy(room, asio::buffer(scratch.data(), n));
-            buffer_.commit(n);
-            asio::steady_timer forever(socket.get_executor(), steady_clock::time_point::max());
-            co_await forever.async_wait(use_tuple);
-            co_return false;
+        auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
+        if (ec) {
+            co_return ec != asio::error::operation_aborted;
         }
-        co_return ec&& ec != asio::error::operation_aborted;
+        char byte = 0;
+        const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            co_return true;
+        }
+        // A pipelined request: stop watching (it waits in the socket) until cancelled.
+        asio::steady_timer forever(socket.get_executor(), steady_clock::time_point::max());
+        co_await forever.async_wait(use_tuple);
+        co_return false;
     }
 
     [[nodiscard]] steady_clock::time_point started() const override { return ex_.started; }
@@ -912,7 +916,6 @@ private:
     }
 
     connection& conn_;
-    beast::flat_buffer& buffer_;
     const exchange& ex_;
     bool keep_alive_;
     std::chrono::milliseconds write_timeout_;
@@ -976,7 +979,7 @@ asio::awaitable<void> server::impl::session(std::shared_ptr<connection> conn) {
         ex.bytes_in = req.body().size();
         http::response res{bhttp::status::ok, req.version()};
         stamp(res, ex.request_id);
-        session_responder out(*conn, buffer, ex, req.keep_alive() && !stopping, cfg.write_timeout);
+        session_responder out(*conn, ex, req.keep_alive() && !stopping, cfg.write_timeout);
         try {
             co_await handle(req, res, out);
         } catch (const std::exception&) {
