@@ -192,6 +192,17 @@ TEST(Scanner, WalksMembersAndDecodesStrings) {
     EXPECT_EQ(scan::integer_of({"2.5", scan::kind::number}), std::nullopt);
 }
 
+TEST(Scanner, AnEscapedBackslashDoesNotEscapeTheQuoteAfterIt) {
+    const std::string doc = R"({"a":"x\\","b":"\\\"","c":1})";
+    ASSERT_TRUE(scan::valid(doc));
+    std::vector<std::string> keys;
+    scan::members(scan::document(doc), [&](std::string_view key, const scan::value&) {
+        keys.emplace_back(key);
+        return true;
+    });
+    EXPECT_EQ(keys, (std::vector<std::string>{"a", "b", "c"}));
+}
+
 TEST(Answers, ModelUsageAndQuirksAreReadWithoutADom) {
     answer_facts facts;
     ASSERT_TRUE(read_answer(R"( {"model":"gpt-x","choices":[{"message":{"content":"4"}}],

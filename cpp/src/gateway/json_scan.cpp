@@ -316,14 +316,23 @@ std::size_t skip_ws(std::string_view text, std::size_t pos) noexcept {
 std::size_t end_of(std::string_view t, std::size_t pos) noexcept {
     const char c = t[pos];
     if (c == '"') {
-        // A plain loop: string_view::find_first_of calls memchr once per character.
+        // memchr to the next quote (vectorised), then count the backslashes before it: an odd
+        // number escapes it. (string_view::find_first_of would call memchr per character.)
         std::size_t i = pos + 1;
         for (;;) {
-            const char d = t[i];
-            if (d == '"') {
+            const void* hit = std::memchr(t.data() + i, '"', t.size() - i);
+            if (hit == nullptr) {
+                return t.size();
+            }
+            i = static_cast<std::size_t>(static_cast<const char*>(hit) - t.data());
+            std::size_t slashes = 0;
+            while (i - slashes > pos + 1 && t[i - slashes - 1] == '\\') {
+                ++slashes;
+            }
+            if (slashes % 2 == 0) {
                 return i + 1;
             }
-            i += d == '\\' ? 2 : 1; // an escape: \uXXXX continues with plain characters
+            ++i;
         }
     }
     if (c == '{' || c == '[') {
