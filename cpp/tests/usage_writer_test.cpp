@@ -139,7 +139,7 @@ TEST_F(UsageWriterTest, AJournalLeftByACrashIsImportedOnceAndTornLinesSkipped) {
     std::filesystem::path file;
     {
         usage_journal journal(dir_);
-        file = dir_ / ("usage-" + journal.id() + ".journal");
+        file = journal.segments().front();
         for (int n = 1; n <= 3; ++n) {
             journal.append(record(n), [](std::uint64_t) {});
         }
@@ -165,6 +165,33 @@ TEST_F(UsageWriterTest, AJournalLeftByACrashIsImportedOnceAndTornLinesSkipped) {
         ids.push_back(row.request_id);
     }
     EXPECT_EQ(ids, (std::vector<std::string>{"req-3", "req-2", "req-1"}));
+}
+
+TEST_F(UsageWriterTest, AJournalUnderSteadyTrafficMovesToNewSegmentsAndDropsImportedOnes) {
+    std::vector<std::filesystem::path> kept;
+    {
+        usage_journal journal(dir_, 600); // a few records per segment
+        std::uint64_t last = 0;
+        for (int n = 1; n <= 12; ++n) {
+            journal.append(record(n), [&](std::uint64_t seq) { last = seq; });
+            // The importer always lags one record behind: the file is never all imported.
+            journal.truncate_if_imported(last - 1);
+        }
+        const auto segments = journal.segments();
+        EXPECT_GE(segments.size(), 2U);
+        EXPECT_LE(segments.size(), 3U); // imported segments were deleted along the way
+        db_->insert_usage({record(1), record(2), record(3), record(4), record(5), record(6),
+                           record(7), record(8), record(9), record(10), record(11)},
+                          true, usage_progress{usage_journal::progress_setting(journal.id()), 11});
+        kept = journal.segments();
+    } // record 12 was never imported: its segment stays, as after a crash
+    std::size_t left = 0;
+    for (const auto& path : kept) {
+        left += std::filesystem::exists(path) ? 1U : 0U;
+    }
+    EXPECT_EQ(left, 1U);
+    EXPECT_EQ(recover_journals(*db_, dir_), 1U);
+    EXPECT_EQ(db_->count_usage(), 12);
 }
 
 } // namespace

@@ -15,6 +15,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -97,25 +98,48 @@ std::string random_id() {
 
 } // namespace
 
-usage_journal::usage_journal(const std::filesystem::path& dir) : id_(random_id()) {
-    path_ = dir / (std::string(prefix) + id_ + std::string(suffix));
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-    if (fd_ < 0) {
-        throw store_error("cannot create the usage journal " + path_.string() + ": " +
+usage_journal::usage_journal(const std::filesystem::path& dir, std::uint64_t segment_bytes)
+    : dir_(dir), id_(random_id()), segment_bytes_(segment_bytes) {
+    open_segment();
+}
+
+void usage_journal::open_segment() {
+    std::array<char, 8> number{};
+    std::snprintf(number.data(), number.size(), "%06u", next_number_++);
+    segment next;
+    next.path = dir_ / (std::string(prefix) + id_ + "-" + number.data() + std::string(suffix));
+    next.fd = ::open(next.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (next.fd < 0) {
+        throw store_error("cannot create the usage journal " + next.path.string() + ": " +
                           std::strerror(errno));
     }
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-        ::close(fd_);
-        throw store_error("cannot lock the usage journal " + path_.string());
+    if (::flock(next.fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(next.fd);
+        throw store_error("cannot lock the usage journal " + next.path.string());
     }
+    current_ = std::move(next);
+    current_bytes_ = 0;
 }
 
 usage_journal::~usage_journal() {
-    if (last_ <= imported_) {
-        std::error_code ignored;
-        std::filesystem::remove(path_, ignored); // before the close: no unlocked moment
+    retired_.push_back(current_);
+    for (const auto& s : retired_) {
+        if (s.last_seq <= imported_) {
+            std::error_code ignored;
+            std::filesystem::remove(s.path, ignored); // before the close: no unlocked moment
+        }
+        ::close(s.fd);
     }
-    ::close(fd_);
+}
+
+std::vector<std::filesystem::path> usage_journal::segments() const {
+    const std::lock_guard lock(mu_);
+    std::vector<std::filesystem::path> out;
+    for (const auto& s : retired_) {
+        out.push_back(s.path);
+    }
+    out.push_back(current_.path);
+    return out;
 }
 
 std::string usage_journal::progress_setting(const std::string& id) {
@@ -157,35 +181,61 @@ void usage_journal::write_line(std::uint64_t seq, const std::string& fields) {
     std::array<iovec, 2> parts{
         {{head.data(), head.size()}, {const_cast<char*>(fields.data()), fields.size()}}};
     const std::size_t total = head.size() + fields.size();
-    const ssize_t n = ::writev(fd_, parts.data(), static_cast<int>(parts.size()));
+    const ssize_t n = ::writev(current_.fd, parts.data(), static_cast<int>(parts.size()));
     if (n != static_cast<ssize_t>(total)) {
         // A short write leaves a torn line, which recovery skips; the next line starts fresh.
         if (n > 0) {
             const char newline = '\n';
-            [[maybe_unused]] const auto ignored = ::write(fd_, &newline, 1);
+            [[maybe_unused]] const auto ignored = ::write(current_.fd, &newline, 1);
         }
         throw store_error("cannot append to the usage journal: " +
                           std::string(n < 0 ? std::strerror(errno) : "short write"));
     }
+    current_.last_seq = seq;
+    current_bytes_ += total;
 }
 
 void usage_journal::truncate_if_imported(std::uint64_t imported) {
     const std::lock_guard lock(mu_);
     imported_ = std::max(imported_, imported);
-    if (last_ <= imported) {
-        [[maybe_unused]] const int ignored = ::ftruncate(fd_, 0);
+    std::erase_if(retired_, [&](const segment& s) {
+        if (s.last_seq > imported_) {
+            return false;
+        }
+        std::error_code ignored;
+        std::filesystem::remove(s.path, ignored);
+        ::close(s.fd);
+        return true;
+    });
+    if (last_ <= imported_) {
+        [[maybe_unused]] const int ignored = ::ftruncate(current_.fd, 0);
+        current_bytes_ = 0;
+    } else if (current_bytes_ >= segment_bytes_) {
+        retired_.push_back(current_);
+        try {
+            open_segment();
+        } catch (const std::exception&) {
+            current_ = retired_.back(); // keep appending where we were
+            retired_.pop_back();
+        }
     }
 }
 
 std::size_t recover_journals(store& db, const std::filesystem::path& dir) {
+    // Segments by name: usage-<id>-<n>.journal sorts by id, then by n, so that each journal's
+    // records are imported in sequence order and its progress only moves forward.
     std::error_code ec;
-    std::size_t imported = 0;
+    std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
         const std::string name = entry.path().filename().string();
-        if (!name.starts_with(prefix) || !name.ends_with(suffix)) {
-            continue;
+        if (name.starts_with(prefix) && name.ends_with(suffix)) {
+            files.push_back(entry.path());
         }
-        const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    }
+    std::sort(files.begin(), files.end());
+    std::size_t imported = 0;
+    for (const auto& file : files) {
+        const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             continue;
         }
@@ -193,15 +243,17 @@ std::size_t recover_journals(store& db, const std::filesystem::path& dir) {
             ::close(fd); // a running process holds it
             continue;
         }
-        const std::string id =
+        const std::string name = file.filename().string();
+        const std::string stem =
             name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+        const std::string id = stem.substr(0, stem.find('-'));
         const std::string setting = usage_journal::progress_setting(id);
         std::uint64_t done = 0;
         const std::string progress = db.get_setting(setting, "0");
         std::from_chars(progress.data(), progress.data() + progress.size(), done);
         std::vector<usage_row> rows;
         std::uint64_t last = done;
-        std::ifstream in(entry.path());
+        std::ifstream in(file);
         for (std::string line; std::getline(in, line);) {
             const auto parsed = nlohmann::json::parse(line, nullptr, false);
             if (!parsed.is_object() || !parsed.contains("seq") ||
@@ -218,7 +270,7 @@ std::size_t recover_journals(store& db, const std::filesystem::path& dir) {
             db.insert_usage(rows, true, usage_progress{setting, last});
             imported += rows.size();
         }
-        std::filesystem::remove(entry.path(), ec);
+        std::filesystem::remove(file, ec);
         ::close(fd);
     }
     return imported;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace aignehub::billing {
 
@@ -18,12 +19,18 @@ namespace aignehub::billing {
 ///
 /// Lines are JSON objects: {"seq":N, the record's fields}. A torn last line (the crash came
 /// mid-write, before that answer could finish) is skipped.
+///
+/// Under steady traffic something is always being appended while a batch is imported, so the
+/// file could never be emptied: past `segment_bytes` it is retired (kept open and locked) and
+/// a new segment started, and a retired segment is deleted once all of it is imported.
+/// Segments are `usage-<id>-<n>.journal`, n counting up from 000000.
 class usage_journal {
 public:
-    /// Creates `<dir>/usage-<random>.journal` (mode 0600) and locks it.
-    explicit usage_journal(const std::filesystem::path& dir);
-    /// Closes the file, and deletes it when everything in it was imported (else it stays for
-    /// recover_journals).
+    /// Creates the first segment in `dir` (mode 0600) and locks it.
+    explicit usage_journal(const std::filesystem::path& dir,
+                           std::uint64_t segment_bytes = 64ULL * 1024 * 1024);
+    /// Closes the segments, and deletes them when everything in them was imported (else they
+    /// stay for recover_journals).
     ~usage_journal();
     usage_journal(const usage_journal&) = delete;
     usage_journal& operator=(const usage_journal&) = delete;
@@ -44,8 +51,13 @@ public:
         then(seq);
     }
 
-    /// Empties the file when every record appended so far is at most `imported`.
+    /// Records that everything up to `imported` is in the database: empties the current
+    /// segment when all of it is, deletes retired segments that are, and retires a current
+    /// segment grown past its size.
     void truncate_if_imported(std::uint64_t imported);
+
+    /// The segment files that exist now (for tests and diagnostics).
+    [[nodiscard]] std::vector<std::filesystem::path> segments() const;
 
     /// The setting holding a journal's import progress (the last sequence number imported).
     [[nodiscard]] static std::string progress_setting(const std::string& id);
@@ -54,11 +66,22 @@ private:
     /// `"request_id":...}` and a newline: a line without its leading `{"seq":N,`.
     [[nodiscard]] static std::string fields_of(const usage_row& row);
     void write_line(std::uint64_t seq, const std::string& fields);
+    void open_segment();
 
-    std::filesystem::path path_;
+    struct segment {
+        std::filesystem::path path;
+        int fd = -1;
+        std::uint64_t last_seq = 0; ///< the last record it holds
+    };
+
+    std::filesystem::path dir_;
     std::string id_;
-    int fd_ = -1;
-    std::mutex mu_;
+    std::uint64_t segment_bytes_;
+    mutable std::mutex mu_;
+    segment current_;
+    std::uint64_t current_bytes_ = 0;
+    unsigned next_number_ = 0;
+    std::vector<segment> retired_;
     std::uint64_t last_ = 0;
     std::uint64_t imported_ = 0;
 };
