@@ -1,5 +1,7 @@
 #include "gateway/json_scan.hpp"
 
+#include "core/hex.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -18,19 +20,6 @@ bool is_digit(char c) noexcept {
     return c >= '0' && c <= '9';
 }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 // Reads \uXXXX at `pos` (the backslash); -1 when malformed.
 long code_unit(std::string_view t, std::size_t pos) noexcept {
     if (pos + 6 > t.size() || t[pos] != '\\' || t[pos + 1] != 'u') {
@@ -38,7 +27,7 @@ long code_unit(std::string_view t, std::size_t pos) noexcept {
     }
     long unit = 0;
     for (std::size_t i = pos + 2; i < pos + 6; ++i) {
-        const int h = hex_value(t[i]);
+        const int h = aignehub::detail::hex_digit(t[i]);
         if (h < 0) {
             return -1;
         }

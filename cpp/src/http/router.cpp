@@ -1,5 +1,6 @@
 #include "http/router.hpp"
 
+#include "core/hex.hpp"
 #include "http/access_log.hpp"
 #include "http/errors.hpp"
 
@@ -32,18 +33,6 @@ bool is_placeholder(const std::string& segment) {
 std::optional<std::string> decoded(std::string_view text) {
     std::string out;
     out.reserve(text.size());
-    const auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'a' && c <= 'f') {
-            return c - 'a' + 10;
-        }
-        if (c >= 'A' && c <= 'F') {
-            return c - 'A' + 10;
-        }
-        return -1;
-    };
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] != '%') {
             out.push_back(text[i]);
@@ -52,8 +41,8 @@ std::optional<std::string> decoded(std::string_view text) {
         if (i + 2 >= text.size()) {
             return std::nullopt;
         }
-        const int high = hex(text[i + 1]);
-        const int low = hex(text[i + 2]);
+        const int high = detail::hex_digit(text[i + 1]);
+        const int low = detail::hex_digit(text[i + 2]);
         if (high < 0 || low < 0 || (high == 0 && low == 0)) {
             return std::nullopt;
         }
