@@ -1,6 +1,7 @@
 #include "aignehub/crypto.hpp"
 
 #include "aignehub/errors.hpp"
+#include "core/wipe.hpp"
 
 #include <openssl/crypto.h>
 
@@ -43,18 +44,8 @@ std::string_view trim(std::string_view s) {
                                            : s.substr(first, s.find_last_not_of(space) - first + 1);
 }
 
-// Data keys and decrypted secrets are zeroed as soon as the call is done with them, on the
-// exception path too, so that no freed heap block still holds one.
-class wipe_on_exit {
-public:
-    explicit wipe_on_exit(bytes& b) noexcept : b_(b) {}
-    wipe_on_exit(const wipe_on_exit&) = delete;
-    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
-    ~wipe_on_exit() { OPENSSL_cleanse(b_.data(), b_.size()); }
-
-private:
-    bytes& b_;
-};
+// Data keys and decrypted secrets are zeroed as soon as the call is done with them.
+using wipe_on_exit = aignehub::detail::wipe_on_exit<bytes>;
 
 class unique_fd {
 public:

@@ -48,8 +48,11 @@ public:
             // A provider quirk to normalise: the one case that builds a DOM.
             ojson answer = ojson::parse(body, nullptr, false);
             normalise_chat(answer);
-            read_usage(answer, facts.usage);
             body = dump(answer);
+            answer_facts normalised; // Groq's usage is in "usage" now
+            if (read_answer(body, normalised)) {
+                facts.usage = normalised.usage;
+            }
             return true;
         }
         const auto first = body.find_first_not_of(" \t\r\n");

@@ -6,6 +6,7 @@
 #include "billing/usage_writer.hpp"
 #include "core/log.hpp"
 #include "core/master_keys.hpp"
+#include "core/wipe.hpp"
 #include "gateway/adapter.hpp"
 #include "gateway/openai_wire.hpp"
 #include "gateway/sse.hpp"
@@ -21,8 +22,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 
-#include <openssl/crypto.h>
-
 #include <charconv>
 
 namespace aignehub::gateway {
@@ -34,20 +33,6 @@ namespace bhttp = boost::beast::http;
 using steady = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
-
-// Overwrites a string that held a provider key when it goes out of scope.
-class wipe_on_exit {
-public:
-    explicit wipe_on_exit(std::string& text) noexcept : text_(text) {}
-    wipe_on_exit(const wipe_on_exit&) = delete;
-    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
-    wipe_on_exit(wipe_on_exit&&) = delete;
-    wipe_on_exit& operator=(wipe_on_exit&&) = delete;
-    ~wipe_on_exit() { OPENSSL_cleanse(text_.data(), text_.size()); }
-
-private:
-    std::string& text_;
-};
 
 // At most this much of a stream that has already arrived is relayed in one write.
 constexpr std::size_t coalesce_limit = 64 * 1024;
@@ -93,17 +78,8 @@ std::string request_head(const routing::provider_entry& p, const std::string& pa
     head.append(stream ? "text/event-stream" : "application/json");
     head.append("\r\nContent-Length: ").append(std::to_string(length)).append("\r\n");
     if (!secret.empty()) {
-        switch (p.kind->auth) {
-        case providers::auth_style::bearer:
-            head.append("Authorization: Bearer ").append(secret).append("\r\n");
-            break;
-        case providers::auth_style::x_api_key:
-            head.append("x-api-key: ").append(secret).append("\r\n");
-            break;
-        case providers::auth_style::x_goog_api_key:
-            head.append("x-goog-api-key: ").append(secret).append("\r\n");
-            break;
-        }
+        const auto header = providers::auth_header_of(p.kind->auth);
+        head.append(header.name).append(": ").append(header.prefix).append(secret).append("\r\n");
     }
     if (!p.kind->extra_header_name.empty()) {
         head.append(p.kind->extra_header_name)
@@ -436,7 +412,7 @@ private:
         row_.credential_id =
             credential ? std::optional<std::int64_t>(credential->id) : std::nullopt;
         std::string secret = credential ? gw_.secrets->open(*credential) : std::string();
-        const wipe_on_exit wipe_secret(secret);
+        const aignehub::detail::wipe_on_exit wipe_secret(secret);
         std::string head = request_head(provider, path, secret, payload.size(), stream_);
         upstream::call call(*gw_.pool, *provider.origin, provider.row.local, gw_.limits);
         const upstream::call_error sent = co_await call.send(std::move(head), payload);

@@ -255,11 +255,6 @@ bool lift_groq_usage(ojson& body) {
     return true;
 }
 
-std::int64_t int_at(const ojson& object, const char* name) {
-    const auto it = object.find(name);
-    return it != object.end() && it->is_number() ? it->get<std::int64_t>() : 0;
-}
-
 // At most `max` bytes of `text` with control characters as spaces (JSON encoding repairs
 // invalid UTF-8 later).
 std::string clean_text(std::string_view text, std::size_t max) {
@@ -402,43 +397,6 @@ bool read_answer(std::string_view body, answer_facts& out) {
 
 std::string dump(const ojson& value) {
     return value.dump(-1, ' ', false, ojson::error_handler_t::replace);
-}
-
-bool read_usage(const ojson& body, usage_counts& out) {
-    if (!body.is_object()) {
-        return false;
-    }
-    const ojson* usage = nullptr;
-    if (const auto it = body.find("usage"); it != body.end() && it->is_object()) {
-        usage = &*it;
-    } else if (const auto x = body.find("x_groq"); x != body.end() && x->is_object()) {
-        if (const auto u = x->find("usage"); u != x->end() && u->is_object()) {
-            usage = &*u;
-        }
-    }
-    if (usage == nullptr) {
-        return false;
-    }
-    // Chat names, and the embeddings' prompt-only usage.
-    out.prompt = int_at(*usage, "prompt_tokens");
-    out.completion = int_at(*usage, "completion_tokens");
-    if (usage->contains("input_tokens") && out.prompt == 0) { // image generation
-        out.prompt = int_at(*usage, "input_tokens");
-        out.completion = int_at(*usage, "output_tokens");
-    }
-    out.cached = 0;
-    out.reasoning = 0;
-    if (const auto d = usage->find("prompt_tokens_details"); d != usage->end() && d->is_object()) {
-        out.cached = int_at(*d, "cached_tokens");
-    } else if (usage->contains("prompt_cache_hit_tokens")) { // DeepSeek
-        out.cached = int_at(*usage, "prompt_cache_hit_tokens");
-    }
-    if (const auto d = usage->find("completion_tokens_details");
-        d != usage->end() && d->is_object()) {
-        out.reasoning = int_at(*d, "reasoning_tokens");
-    }
-    out.reported = true;
-    return true;
 }
 
 std::optional<bad_field> read_request(endpoint which, std::string_view body, request_view& out) {
@@ -634,17 +592,21 @@ chunk_result process_parsed(const sse_event& event, stream_state& state, bool fi
             state.model = m->get<std::string>();
         }
     }
-    bool changed = normalise_chat(chunk);
-    if (read_usage(chunk, state.usage) && !state.client_wants_usage) {
+    const bool changed = normalise_chat(chunk);
+    std::string text = dump(chunk);
+    answer_facts facts; // the usage, read by the one mapping there is (Groq's now lifted)
+    if (read_answer(text, facts) && facts.usage.reported) {
+        state.usage = facts.usage;
         const auto choices = chunk.find("choices");
-        if (choices == chunk.end() || !choices->is_array() || choices->empty()) {
+        if (!state.client_wants_usage &&
+            (choices == chunk.end() || !choices->is_array() || choices->empty())) {
             return {chunk_verdict::drop, {}};
         }
     }
     if (!changed) {
         return {};
     }
-    return {chunk_verdict::replace, "data: " + dump(chunk) + "\n\n"};
+    return {chunk_verdict::replace, "data: " + text + "\n\n"};
 }
 
 } // namespace

@@ -28,10 +28,6 @@ struct usage_counts {
     bool reported = false;
 };
 
-/// Reads `usage` (and Groq's `x_groq.usage`) from an answer or a stream chunk; false when it
-/// holds none.
-bool read_usage(const ojson& body, usage_counts& out);
-
 /// A request field that is wrong: the OpenAI error's `param` and a message.
 struct bad_field {
     std::string param;

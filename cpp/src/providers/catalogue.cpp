@@ -49,6 +49,18 @@ const provider_kind* find_kind(std::string_view kind) noexcept {
     return found == kinds.end() ? nullptr : &*found;
 }
 
+auth_header auth_header_of(auth_style auth) noexcept {
+    switch (auth) {
+    case auth_style::x_api_key:
+        return {"x-api-key", ""};
+    case auth_style::x_goog_api_key:
+        return {"x-goog-api-key", ""};
+    case auth_style::bearer:
+        break;
+    }
+    return {"Authorization", "Bearer "};
+}
+
 std::string_view auth_name(auth_style auth) noexcept {
     switch (auth) {
     case auth_style::x_api_key:

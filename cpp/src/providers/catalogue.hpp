@@ -44,4 +44,12 @@ struct provider_kind {
 [[nodiscard]] const provider_kind* find_kind(std::string_view kind) noexcept;
 [[nodiscard]] std::string_view auth_name(auth_style auth) noexcept;
 
+/// The request header that carries a key in `auth` style: its name, and what goes before the
+/// key in its value ("Bearer " or nothing).
+struct auth_header {
+    std::string_view name;
+    std::string_view prefix;
+};
+[[nodiscard]] auth_header auth_header_of(auth_style auth) noexcept;
+
 } // namespace aignehub::providers

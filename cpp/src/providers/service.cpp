@@ -419,17 +419,9 @@ provider_service::check_outcome provider_service::check(const provider_row& prov
     request.connect_timeout = std::chrono::seconds(5);
     request.total_timeout = std::chrono::seconds(10);
     if (!secret.empty()) {
-        switch (kind.auth) {
-        case providers::auth_style::bearer:
-            request.headers.emplace_back("Authorization", "Bearer " + std::string(secret));
-            break;
-        case providers::auth_style::x_api_key:
-            request.headers.emplace_back("x-api-key", std::string(secret));
-            break;
-        case providers::auth_style::x_goog_api_key:
-            request.headers.emplace_back("x-goog-api-key", std::string(secret));
-            break;
-        }
+        const auto header = providers::auth_header_of(kind.auth);
+        request.headers.emplace_back(std::string(header.name),
+                                     std::string(header.prefix) + std::string(secret));
     }
     if (!kind.extra_header_name.empty()) {
         request.headers.emplace_back(std::string(kind.extra_header_name),

@@ -24,12 +24,6 @@ namespace bhttp = beast::http;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-std::chrono::milliseconds left(clock::time_point deadline) {
-    const auto rest =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-    return rest.count() > 0 ? rest : std::chrono::milliseconds(1);
-}
-
 fetch_result failed(fetch_error error, std::string message) {
     fetch_result out;
     out.error = error;
@@ -53,7 +47,7 @@ asio::awaitable<fetch_result> exchange(Stream& stream, beast::tcp_stream& lowest
     req.body() = request.body;
     req.prepare_payload();
 
-    lowest.expires_after(left(deadline));
+    lowest.expires_after(time_left(deadline));
     auto [wec, written] = co_await bhttp::async_write(stream, req, use_tuple);
     if (wec) {
         co_return failed(wec == beast::error::timeout ? fetch_error::timeout : fetch_error::connect,
@@ -63,7 +57,7 @@ asio::awaitable<fetch_result> exchange(Stream& stream, beast::tcp_stream& lowest
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(request.max_body);
     parser.header_limit(64 * 1024);
-    lowest.expires_after(left(deadline));
+    lowest.expires_after(time_left(deadline));
     auto [rec, read] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
     if (rec) {
         if (rec == beast::error::timeout) {

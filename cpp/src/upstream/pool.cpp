@@ -1,5 +1,6 @@
 #include "upstream/pool.hpp"
 
+#include "core/wipe.hpp"
 #include "upstream/address.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,7 +12,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 
-#include <openssl/crypto.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -41,14 +41,8 @@ ssl::context& tls_context() {
     return context;
 }
 
-std::chrono::milliseconds left(clock::time_point deadline) {
-    const auto rest =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-    return rest.count() > 0 ? rest : std::chrono::milliseconds(1);
-}
-
 std::chrono::milliseconds phase(std::chrono::milliseconds limit, clock::time_point deadline) {
-    return std::min(limit, left(deadline));
+    return std::min(limit, time_left(deadline));
 }
 
 // True when an idle kept-alive socket is still usable: the peer has neither closed it nor sent
@@ -83,6 +77,12 @@ read_body_some(Stream& stream, beast::flat_buffer& buffer,
 }
 
 } // namespace
+
+std::chrono::milliseconds time_left(clock::time_point deadline) {
+    const auto rest =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    return rest.count() > 0 ? rest : std::chrono::milliseconds(1);
+}
 
 connection::connection(std::string origin_key, std::unique_ptr<beast::tcp_stream> plain,
                        std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls)
@@ -312,10 +312,7 @@ call_error call::classify(const boost::system::error_code& ec, bool before_answe
 
 asio::awaitable<call_error> call::send(std::string head, std::string body) {
     // The head carries the provider key: overwrite it once sent, however the call ends.
-    struct wipe_head {
-        std::string& text;
-        ~wipe_head() { OPENSSL_cleanse(text.data(), text.size()); }
-    } const wipe{head};
+    const aignehub::detail::wipe_on_exit wipe(head);
     started_ = clock::now();
     deadline_ = started_ + limits_.total;
     for (int round = 0; round < 2; ++round) {

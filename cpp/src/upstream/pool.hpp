@@ -25,6 +25,10 @@ namespace aignehub::upstream {
 
 using clock = std::chrono::steady_clock;
 
+/// What remains until `deadline`, at least a millisecond (an expiry of zero would never fire
+/// as a timeout).
+[[nodiscard]] std::chrono::milliseconds time_left(clock::time_point deadline);
+
 /// One open connection to a provider, plain or TLS; connected to an address that passed the
 /// SSRF checks, its certificate verified for the host name.
 class connection {
