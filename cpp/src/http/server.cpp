@@ -339,6 +339,7 @@ struct server::impl {
     std::unordered_map<connection*, std::weak_ptr<connection>> conns;
     std::mutex stop_mu;
     std::atomic<bool> stopping{false};
+    std::promise<void> accept_ended; // set when accept_loop() has returned
     std::atomic<bool> running{false};
 
     unsigned threads_wanted;
@@ -389,6 +390,7 @@ void server::impl::start_threads() {
         if (e && log.enabled()) {
             log.write(detail::event_line("error", "accept loop ended unexpectedly"));
         }
+        accept_ended.set_value();
     });
     if (keys) {
         asio::co_spawn(flush_timer.get_executor(), flush_key_use(), asio::detached);
@@ -1031,6 +1033,10 @@ void server::impl::stop() {
         closed.set_value();
     });
     closed.get_future().wait();
+    // A connection accepted just before the close has its completion queued on the acceptor's
+    // strand; the loop must run it (and close that socket) before the I/O context stops, or the
+    // socket would stay open, unserved, until the server is destroyed.
+    accept_ended.get_future().wait_for(std::chrono::seconds(5));
 
     // Connections waiting for their next request are closed now; the others finish the request
     // they are in (and answer it with Connection: close) within the grace period.
