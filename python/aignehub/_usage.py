@@ -29,6 +29,8 @@ class UsageRecord:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
     reasoning_tokens: int
     images: int
     status: int

@@ -88,7 +88,9 @@ struct usage_row {
     std::string model_served;
     std::int64_t prompt_tokens = 0;
     std::int64_t completion_tokens = 0;
-    std::int64_t cached_tokens = 0;
+    std::int64_t cached_tokens = 0;         ///< input tokens read from the provider's cache
+    std::int64_t cache_write_5m_tokens = 0; ///< input tokens written to a 5-minute cache entry
+    std::int64_t cache_write_1h_tokens = 0; ///< input tokens written to a 1-hour cache entry
     std::int64_t reasoning_tokens = 0;
     std::int64_t images = 0;
     std::int64_t status = 0; ///< the HTTP status the client got

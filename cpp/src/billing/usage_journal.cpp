@@ -73,6 +73,8 @@ usage_row row_of(const nlohmann::json& line) {
     r.prompt_tokens = line.value("prompt_tokens", std::int64_t{0});
     r.completion_tokens = line.value("completion_tokens", std::int64_t{0});
     r.cached_tokens = line.value("cached_tokens", std::int64_t{0});
+    r.cache_write_5m_tokens = line.value("cache_write_5m_tokens", std::int64_t{0});
+    r.cache_write_1h_tokens = line.value("cache_write_1h_tokens", std::int64_t{0});
     r.reasoning_tokens = line.value("reasoning_tokens", std::int64_t{0});
     r.images = line.value("images", std::int64_t{0});
     r.status = line.value("status", std::int64_t{0});
@@ -160,6 +162,8 @@ std::string usage_journal::fields_of(const usage_row& r) {
     field(out, "prompt_tokens", r.prompt_tokens);
     field(out, "completion_tokens", r.completion_tokens);
     field(out, "cached_tokens", r.cached_tokens);
+    field(out, "cache_write_5m_tokens", r.cache_write_5m_tokens);
+    field(out, "cache_write_1h_tokens", r.cache_write_1h_tokens);
     field(out, "reasoning_tokens", r.reasoning_tokens);
     field(out, "images", r.images);
     field(out, "status", r.status);

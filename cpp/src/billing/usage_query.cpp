@@ -96,6 +96,8 @@ json usage_json(const usage_row& r) {
             {"prompt_tokens", r.prompt_tokens},
             {"completion_tokens", r.completion_tokens},
             {"cached_tokens", r.cached_tokens},
+            {"cache_write_5m_tokens", r.cache_write_5m_tokens},
+            {"cache_write_1h_tokens", r.cache_write_1h_tokens},
             {"reasoning_tokens", r.reasoning_tokens},
             {"images", r.images},
             {"status", r.status},

@@ -8,7 +8,7 @@ namespace aignehub::detail {
 
 namespace {
 
-constexpr std::array<migration, 5> all_migrations{{
+constexpr std::array<migration, 6> all_migrations{{
     {1, "settings", R"sql(
 CREATE TABLE settings (
     key        TEXT PRIMARY KEY,
@@ -114,6 +114,10 @@ CREATE TABLE usage_records (
 ) STRICT;
 CREATE INDEX usage_by_time ON usage_records (created_at);
 CREATE INDEX usage_by_key ON usage_records (key_id, created_at);
+)sql"},
+    {6, "prompt-cache writes in usage records", R"sql(
+ALTER TABLE usage_records ADD COLUMN cache_write_5m_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
 )sql"},
 }};
 

@@ -299,8 +299,9 @@ public:
                     "INSERT INTO usage_records (request_id, user_id, key_id, app, provider, "
                     "credential_id, model_requested, model_served, prompt_tokens, "
                     "completion_tokens, cached_tokens, reasoning_tokens, images, status, "
-                    "error_kind, latency_us, ttfb_us, upstream_ttfb_us, attempts, created_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                    "error_kind, latency_us, ttfb_us, upstream_ttfb_us, attempts, created_at, "
+                    "cache_write_5m_tokens, cache_write_1h_tokens) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
             }
             if (usage_fsync_ != fsync) {
                 usage_db_->exec(fsync ? "PRAGMA synchronous = FULL"
@@ -330,6 +331,8 @@ public:
                 bind_optional(q, 18, r.upstream_ttfb_us);
                 q.bind(19, r.attempts);
                 q.bind(20, r.created_at);
+                q.bind(21, r.cache_write_5m_tokens);
+                q.bind(22, r.cache_write_1h_tokens);
                 q.exec();
                 q.reset();
             }
@@ -362,7 +365,8 @@ public:
                 "SELECT id, request_id, user_id, key_id, app, provider, credential_id, "
                 "model_requested, model_served, prompt_tokens, completion_tokens, cached_tokens, "
                 "reasoning_tokens, images, status, error_kind, latency_us, ttfb_us, "
-                "upstream_ttfb_us, attempts, created_at FROM usage_records WHERE 1 = 1";
+                "upstream_ttfb_us, attempts, created_at, cache_write_5m_tokens, "
+                "cache_write_1h_tokens FROM usage_records WHERE 1 = 1";
             if (f.since) {
                 sql += " AND created_at >= :since";
             }
@@ -699,6 +703,8 @@ private:
         r.upstream_ttfb_us = optional_int(q.getColumn(18));
         r.attempts = q.getColumn(19).getInt64();
         r.created_at = q.getColumn(20).getString();
+        r.cache_write_5m_tokens = q.getColumn(21).getInt64();
+        r.cache_write_1h_tokens = q.getColumn(22).getInt64();
         return r;
     }
 
