@@ -206,18 +206,3 @@ def test_a_redirect_from_the_provider_is_never_followed(gateway: Gateway) -> Non
     assert_json_error(answer, 502, "upstream_error")
     assert "redirects are not followed" in answer.json()["error"]["message"]
     assert [r.path for r in gateway.replay.requests if r.method == "POST"] == [upstream.chat]
-
-
-def test_a_provider_of_another_wire_is_refused_until_it_has_an_adapter(gateway: Gateway) -> None:
-    add_upstream(gateway.hub, gateway.replay, "anthropic", models=["claude-3-5-haiku-latest"])
-
-    named = gateway.post(
-        "/v1/chat/completions", {"model": "anthropic/claude-3-5-haiku-latest", "messages": HELLO}
-    )
-    bare = gateway.post(
-        "/v1/chat/completions", {"model": "claude-3-5-haiku-latest", "messages": HELLO}
-    )
-
-    assert_json_error(named, 400, "unsupported_provider", param="model")
-    assert_json_error(bare, 404, "model_not_found", param="model")
-    assert [r for r in gateway.replay.requests if r.method == "POST"] == []

@@ -83,7 +83,8 @@ def test_an_answered_call_has_a_complete_record_before_its_last_byte(gateway: Ga
     )
     assert (record.provider, record.credential_id) == ("xai", upstream.credential_ids[0])
     assert (record.model_requested, record.model_served) == ("xai/grok-4.3", "grok-4.3")
-    assert (record.prompt_tokens, record.completion_tokens) == (137, 1)
+    # xAI reports 116 reasoning tokens beside 1 completion token (total 254): both are output.
+    assert (record.prompt_tokens, record.completion_tokens) == (137, 117)
     assert (record.cached_tokens, record.reasoning_tokens, record.images) == (128, 116, 0)
     assert (record.status, record.error_kind, record.attempts) == (200, "", 1)
     assert 0 < record.upstream_ttfb_us <= record.latency_us

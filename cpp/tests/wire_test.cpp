@@ -28,10 +28,22 @@ TEST(EventSplitter, HandsOverEachEventOnceItsBlankLineArrives) {
 }
 
 TEST(EventSplitter, NdjsonSplitsPerLine) {
-    event_splitter s(true);
+    event_splitter s(framing::ndjson);
     const auto events = split(s, "{\"a\":1}\n{\"b\":");
     ASSERT_EQ(events.size(), 1U);
     EXPECT_EQ(s.rest(), "{\"b\":");
+}
+
+TEST(EventSplitter, JsonArrayHandsOverEachElementAsItCloses) {
+    event_splitter s(framing::json_array);
+    // Gemini's stream without alt=sse: one array, elements separated by ",\r\n".
+    EXPECT_TRUE(split(s, "[{\"a\": \"}],[\\\"\"").empty());
+    const auto first = split(s, ", \"b\": [1, {\"c\": 2}]}\r\n,\r\n{\"d\"");
+    ASSERT_EQ(first.size(), 1U);
+    EXPECT_EQ(first[0], "{\"a\": \"}],[\\\"\", \"b\": [1, {\"c\": 2}]}");
+    const auto second = split(s, ": 3}\r\n]");
+    ASSERT_EQ(second.size(), 1U);
+    EXPECT_EQ(second[0], "{\"d\": 3}");
 }
 
 TEST(SseEvent, JoinsDataLinesAndReadsTheName) {

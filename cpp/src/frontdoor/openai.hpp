@@ -10,7 +10,8 @@ class routes;
 
 namespace aignehub::frontdoor {
 
-/// The OpenAI API's model endpoints: GET /v1/models lists what the caller's key may use;
+/// The models endpoints: GET /v1/models lists what the caller's key may use (in Anthropic's
+/// shape when the request carries anthropic-version, as Anthropic's SDKs send it);
 /// GET /v1/models/{provider}/{model} answers one, 403 when the key's allowlist excludes it.
 void add_openai_routes(http::router& r, std::shared_ptr<routing::routes> routes);
 

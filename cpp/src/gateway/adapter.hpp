@@ -1,7 +1,12 @@
 #pragma once
 
+#include "gateway/canonical.hpp"
 #include "gateway/openai_wire.hpp"
+#include "gateway/sse.hpp"
+#include "http/types.hpp"
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,13 +16,21 @@ struct provider_entry;
 
 namespace aignehub::gateway {
 
-/// How the gateway talks to the providers of one wire format. A front door decodes the
-/// client's request into a request_view; the adapter of the chosen provider's wire encodes it,
-/// and decodes the provider's answer, stream events and errors back into what the client
-/// speaks. The OpenAI family relays bytes (the same wire on both sides, decision 1 of
-/// ARCHITECTURE.md); adapters of other wires (Anthropic, Gemini) translate through the
-/// canonical model. The exchange in gateway.cpp (routing, attempts, failover, metering) knows
-/// no wire: a new provider wire is one more adapter.
+/// What to send a provider: the request target (base URL path included) and the body.
+struct upstream_request {
+    std::string path;
+    std::string body;
+};
+
+/// How the gateway talks to the providers of one wire format. Two ways through it:
+/// - relayed: the client speaks what the adapter serves without the canonical model (the same
+///   wire: OpenAI clients to the OpenAI family, Anthropic clients to Anthropic; and OpenAI
+///   embedding requests to Gemini): encode(), decode_answer(), decode_event() work on bytes,
+///   rewriting only what they must;
+/// - translated: the client's chat request was decoded into the canonical model (the client
+///   speaks another wire): encode_chat(), decode_chat() and chat_stream() go through it.
+/// The exchange in gateway.cpp (routing, attempts, failover, metering) knows no wire: a new
+/// provider wire is one more adapter.
 class wire_adapter {
 public:
     wire_adapter() = default;
@@ -27,29 +40,90 @@ public:
     wire_adapter& operator=(wire_adapter&&) = delete;
     virtual ~wire_adapter() = default;
 
-    /// The request target for `which` at `provider` (base URL path included).
-    [[nodiscard]] virtual std::string path(const routing::provider_entry& provider, endpoint which,
-                                           std::string_view model, bool stream) const = 0;
-    /// The upstream body for `request`, with `model` as the provider's model id.
-    [[nodiscard]] virtual std::string encode(endpoint which, const request_view& request,
-                                             std::string_view model) const = 0;
-    /// Turns a whole answer into the client's body, in place, and reads what the usage record
-    /// needs; false when it is not a valid answer.
-    [[nodiscard]] virtual bool decode_answer(endpoint which, std::string& body,
-                                             answer_facts& facts) const = 0;
-    /// True when a successful answer with this content type is a stream to relay.
-    [[nodiscard]] virtual bool is_stream(std::string_view content_type) const = 0;
-    /// True when the stream's events are NDJSON lines rather than server-sent events.
-    [[nodiscard]] virtual bool ndjson() const noexcept { return false; }
-    /// What to relay for one stream event.
+    /// The wire's name in the catalogue ("openai", "anthropic", "gemini").
+    [[nodiscard]] virtual std::string_view wire() const noexcept = 0;
+
+    /// The relayed request for `which` with `model` as the provider's model id; a bad_field
+    /// when this provider cannot serve it.
+    [[nodiscard]] virtual std::optional<bad_field>
+    encode(endpoint which, const request_view& request, const routing::provider_entry& provider,
+           std::string_view model, upstream_request& out) const = 0;
+    /// Turns a whole relayed answer into the client's body, in place, and reads what the usage
+    /// record needs; false when it is not a valid answer.
+    [[nodiscard]] virtual bool decode_answer(endpoint which, std::string_view model,
+                                             std::string& body, answer_facts& facts) const = 0;
+    /// What to relay for one event of a relayed stream.
     [[nodiscard]] virtual chunk_result decode_event(std::string_view raw,
                                                     stream_state& state) const = 0;
+
+    /// The request for a canonical chat request (endpoint::chat or endpoint::count_tokens).
+    [[nodiscard]] virtual std::optional<bad_field>
+    encode_chat(endpoint which, const canon::chat_request& request,
+                const routing::provider_entry& provider, std::string_view model,
+                upstream_request& out) const = 0;
+    /// Reads a whole chat answer into the canonical model; false when it is not one.
+    [[nodiscard]] virtual bool decode_chat(std::string_view body,
+                                           canon::chat_answer& out) const = 0;
+    /// Reads a count_tokens answer; false when it is not one.
+    [[nodiscard]] virtual bool decode_count(std::string_view body, std::int64_t& tokens) const = 0;
+    /// A decoder for one chat stream of this wire.
+    [[nodiscard]] virtual std::unique_ptr<canon::stream_decoder> chat_stream() const = 0;
+
+    /// True when a successful answer with this content type is a stream to relay (asked only
+    /// of requests that asked for a stream).
+    [[nodiscard]] virtual bool is_stream(std::string_view content_type) const = 0;
+    /// How a stream with this content type frames its events.
+    [[nodiscard]] virtual framing framing_of(std::string_view content_type) const = 0;
     /// A provider's error answer in OpenAI's terms.
     [[nodiscard]] virtual upstream_error decode_error(unsigned status,
                                                       std::string_view body) const = 0;
 };
 
-/// The adapter for a catalogue wire name ("openai"); null when that wire is not served yet.
+/// The adapter for a catalogue wire name ("openai", "anthropic", "gemini"); null for a wire
+/// that is not served.
 [[nodiscard]] const wire_adapter* adapter_for(std::string_view wire) noexcept;
+
+/// A client protocol: how the front door reads the client's requests, and writes answers,
+/// stream events and errors the way its SDKs expect.
+class client_protocol {
+public:
+    client_protocol() = default;
+    client_protocol(const client_protocol&) = delete;
+    client_protocol& operator=(const client_protocol&) = delete;
+    client_protocol(client_protocol&&) = delete;
+    client_protocol& operator=(client_protocol&&) = delete;
+    virtual ~client_protocol() = default;
+
+    /// The wire it speaks: a provider of the same wire is relayed bytes.
+    [[nodiscard]] virtual std::string_view wire() const noexcept = 0;
+    /// Checks a request without building a DOM and finds what routing and relaying need.
+    [[nodiscard]] virtual std::optional<bad_field> read(endpoint which, std::string_view body,
+                                                        request_view& out) const = 0;
+    /// Decodes a chat request (or a count_tokens request) into the canonical model.
+    [[nodiscard]] virtual std::optional<bad_field> decode(endpoint which, std::string_view body,
+                                                          canon::chat_request& out) const = 0;
+    /// The client's body for a canonical chat answer.
+    [[nodiscard]] virtual std::string encode_answer(const canon::chat_answer& answer) const = 0;
+    /// The client's body for a count of input tokens.
+    [[nodiscard]] virtual std::string encode_count(std::int64_t tokens) const = 0;
+    /// An encoder for one chat stream to this client.
+    [[nodiscard]] virtual std::unique_ptr<canon::stream_encoder>
+    stream_encoder(bool include_usage) const = 0;
+    /// Request headers of the client's that a provider of the same wire gets too (complete
+    /// "name: value\r\n" lines; Anthropic's beta flags).
+    [[nodiscard]] virtual std::string relayed_headers(const http::request& /*req*/) const {
+        return {};
+    }
+    /// The bytes that end a relayed stream, held back until the usage record is durable.
+    [[nodiscard]] virtual std::string_view stream_end() const noexcept = 0;
+    /// Appends the protocol's error event, which ends a stream that has begun.
+    virtual void append_error_event(std::string& out, unsigned status, std::string_view message,
+                                    std::string_view type, std::string_view code) const = 0;
+};
+
+/// OpenAI's API (/v1/chat/completions, /v1/embeddings, /v1/images/generations).
+[[nodiscard]] const client_protocol& openai_protocol() noexcept;
+/// Anthropic's Messages API (/v1/messages, /v1/messages/count_tokens).
+[[nodiscard]] const client_protocol& anthropic_protocol() noexcept;
 
 } // namespace aignehub::gateway

@@ -8,6 +8,7 @@
 #include "core/master_keys.hpp"
 #include "core/wipe.hpp"
 #include "gateway/adapter.hpp"
+#include "gateway/anthropic_wire.hpp"
 #include "gateway/openai_wire.hpp"
 #include "gateway/sse.hpp"
 #include "http/errors.hpp"
@@ -45,16 +46,16 @@ struct target {
 };
 
 // "provider/model" names one provider; anything else is a bare name looked up in the models
-// the providers listed. Providers whose wire has no adapter yet serve only by name (and are
-// then refused with a clear message); a bare name skips them.
+// the providers listed.
 std::vector<target> resolve(const routing::route_snapshot& snapshot, const std::string& name) {
     std::vector<target> out;
     if (const auto slash = name.find('/'); slash != std::string::npos && slash + 1 < name.size()) {
         if (const auto it = snapshot.by_name.find(name.substr(0, slash));
             it != snapshot.by_name.end()) {
-            out.push_back(
-                {it->second, name.substr(slash + 1), adapter_for(it->second->kind->wire)});
-            return out;
+            if (const wire_adapter* adapter = adapter_for(it->second->kind->wire)) {
+                out.push_back({it->second, name.substr(slash + 1), adapter});
+                return out;
+            }
         }
     }
     if (const auto it = snapshot.by_model.find(name); it != snapshot.by_model.end()) {
@@ -68,7 +69,8 @@ std::vector<target> resolve(const routing::route_snapshot& snapshot, const std::
 }
 
 std::string request_head(const routing::provider_entry& p, const std::string& path,
-                         std::string_view secret, std::size_t length, bool stream) {
+                         std::string_view secret, std::size_t length, bool stream,
+                         std::string_view relayed) {
     std::string head;
     head.reserve(256 + secret.size());
     head.append("POST ").append(path).append(" HTTP/1.1\r\nHost: ");
@@ -87,6 +89,7 @@ std::string request_head(const routing::provider_entry& p, const std::string& pa
             .append(p.kind->extra_header_value)
             .append("\r\n");
     }
+    head.append(relayed);
     head.append("\r\n");
     return head;
 }
@@ -178,9 +181,11 @@ void set_json(http::response& res, std::string body) {
 // One request through the gateway, from the client's body to the usage record.
 class exchange {
 public:
-    exchange(services& gw, detail::log_sink* log, endpoint which, const http::request& req,
-             http::response& res, const http::route_context& ctx, http::responder& out)
-        : gw_(gw), log_(log), which_(which), req_(req), res_(res), ctx_(ctx), out_(out) {
+    exchange(services& gw, detail::log_sink* log, const client_protocol& front, endpoint which,
+             const http::request& req, http::response& res, const http::route_context& ctx,
+             http::responder& out)
+        : gw_(gw), log_(log), front_(front), which_(which), req_(req), res_(res), ctx_(ctx),
+          out_(out) {
         const auth::principal& who = *ctx.who;
         row_.request_id = std::string(res["x-request-id"]);
         row_.user_id = who.user_id;
@@ -191,7 +196,7 @@ public:
 
     // Checks the request; false after answering it with a 4xx.
     bool prepare() {
-        if (auto bad = read_request(which_, req_.body(), request_)) {
+        if (auto bad = front_.read(which_, req_.body(), request_)) {
             return refuse(http::error_kind::bad_request, failure::invalid_request, bad->message,
                           bad->param, bad->code);
         }
@@ -217,14 +222,6 @@ public:
                               "' does not exist or is not served here",
                           "model", "model_not_found");
         }
-        if (targets_.size() == 1 && targets_.front().adapter == nullptr) {
-            const auto& provider = *targets_.front().provider;
-            return refuse(http::error_kind::bad_request, failure::invalid_request,
-                          "the provider '" + provider.row.name + "' speaks the " +
-                              std::string(provider.kind->wire) +
-                              " API, which this endpoint does not serve yet",
-                          "model", "unsupported_provider");
-        }
         stream_ = which_ == endpoint::chat && request_.stream;
         wants_usage_ = request_.wants_usage;
         return true;
@@ -246,8 +243,13 @@ public:
             const std::size_t later = targets_.size() - t - 1;
             const unsigned left = budget - attempts_;
             const unsigned own = later == 0 ? left : std::max(1U, std::min(2U, left - 1));
-            const std::string payload = to.adapter->encode(which_, request_, to.model);
-            const std::string path = to.adapter->path(provider, which_, to.model, stream_);
+            upstream_request up;
+            const bool translated = translates(to);
+            if (auto bad = encode(to, translated, up)) {
+                // This provider cannot serve the request as asked; another one may.
+                note_failure(failure::invalid_request, 400, bad->message, bad->code, bad->param);
+                continue;
+            }
             std::vector<std::int64_t> tried;
             for (unsigned n = 0; n < own && attempts_ < budget; ++n) {
                 const credential_row* credential = nullptr;
@@ -265,7 +267,7 @@ public:
                                  "the provider '" + provider.row.name + "' has no credential");
                     break;
                 }
-                const bool final = co_await attempt(to, credential, path, payload);
+                const bool final = co_await attempt(to, credential, up, translated);
                 if (final || gone_) {
                     co_return;
                 }
@@ -311,10 +313,10 @@ public:
         }
         if (!durable) {
             tail_.clear();
-            append_error_event(tail_, "the usage record could not be written", "server_error",
-                               "usage_not_recorded");
+            front_.append_error_event(tail_, 503, "the usage record could not be written",
+                                      "server_error", "usage_not_recorded");
         } else if (tail_.empty()) {
-            tail_ = "data: [DONE]\n\n";
+            tail_ = front_.stream_end();
         }
         co_await out_.finish_chunked(tail_);
     }
@@ -357,11 +359,36 @@ private:
         }
     }
 
-    void note_failure(failure why, unsigned status, std::string message, std::string code = {}) {
+    void note_failure(failure why, unsigned status, std::string message, std::string code = {},
+                      std::string param = {}) {
         failure_ = why;
         failure_status_ = status;
         failure_message_ = std::move(message);
         failure_code_ = code.empty() ? std::string(name_of(why)) : std::move(code);
+        failure_param_ = std::move(param);
+    }
+
+    // A chat (or a token count) for a provider of another wire goes through the canonical
+    // model; everything else is relayed.
+    [[nodiscard]] bool translates(const target& to) const {
+        return to.adapter->wire() != front_.wire() &&
+               (which_ == endpoint::chat || which_ == endpoint::count_tokens);
+    }
+
+    std::optional<bad_field> encode(const target& to, bool translated, upstream_request& up) {
+        if (!translated) {
+            return to.adapter->encode(which_, request_, *to.provider, to.model, up);
+        }
+        if (!canonical_) {
+            // Decoded once, for the first provider that needs it.
+            canonical_.emplace();
+            canonical_bad_ = front_.decode(which_, req_.body(), *canonical_);
+            canonical_->stream = stream_;
+        }
+        if (canonical_bad_) {
+            return canonical_bad_;
+        }
+        return to.adapter->encode_chat(which_, *canonical_, *to.provider, to.model, up);
     }
 
     void answer_failure() {
@@ -369,9 +396,10 @@ private:
             note_failure(failure::upstream_unreachable, 502, "no attempt could be made");
         }
         const bool limited = failure_status_ == 429;
-        http::make_error(res_,
-                         limited ? http::error_kind::rate_limited : http::error_kind::unavailable,
-                         failure_message_, "", failure_code_);
+        const http::error_kind kind = limited                  ? http::error_kind::rate_limited
+                                      : failure_status_ == 400 ? http::error_kind::bad_request
+                                                               : http::error_kind::unavailable;
+        http::make_error(res_, kind, failure_message_, failure_param_, failure_code_);
         res_.result(static_cast<bhttp::status>(failure_status_));
         if (limited && retry_after_ > 0) {
             res_.set(bhttp::field::retry_after, std::to_string(retry_after_));
@@ -404,7 +432,7 @@ private:
     // One call to one provider with one credential; true when the request is settled (answered
     // or refused for good), false when another attempt may follow.
     asio::awaitable<bool> attempt(const target& to, const credential_row* credential,
-                                  const std::string& path, const std::string& payload) {
+                                  const upstream_request& up, bool translated) {
         ++attempts_;
         const auto& provider = *to.provider;
         const auto began = steady::now();
@@ -413,9 +441,10 @@ private:
             credential ? std::optional<std::int64_t>(credential->id) : std::nullopt;
         std::string secret = credential ? gw_.secrets->open(*credential) : std::string();
         const aignehub::detail::wipe_on_exit wipe_secret(secret);
-        std::string head = request_head(provider, path, secret, payload.size(), stream_);
+        std::string head = request_head(provider, up.path, secret, up.body.size(), stream_,
+                                        translated ? std::string() : front_.relayed_headers(req_));
         upstream::call call(*gw_.pool, *provider.origin, provider.row.local, gw_.limits);
-        const upstream::call_error sent = co_await call.send(std::move(head), payload);
+        const upstream::call_error sent = co_await call.send(std::move(head), up.body);
         if (sent != upstream::call_error::none) {
             co_return network_failure(to, credential, sent, began);
         }
@@ -425,9 +454,9 @@ private:
             const bool streamed_reply =
                 stream_ && to.adapter->is_stream(call.header("content-type"));
             if (streamed_reply) {
-                co_return co_await relay(to, credential, call, began, secret);
+                co_return co_await relay(to, credential, call, began, secret, translated);
             }
-            co_return co_await answer_whole(to, credential, call, began);
+            co_return co_await answer_whole(to, credential, call, began, translated);
         }
         std::string body;
         const upstream::call_error read = co_await call.read_all(body);
@@ -437,15 +466,16 @@ private:
         }
         upstream_error error = to.adapter->decode_error(status, body);
         error.message = providers::scrub(error.message, secret);
+        const unsigned status_as = error.status != 0 ? error.status : status;
         log_attempt(to, credential, "http_error", status, began);
-        if (credential && (status == 401 || status == 403)) {
+        if (credential && (status_as == 401 || status_as == 403)) {
             provider.balancer->rejected(credential->id, steady::now());
             note_failure(failure::upstream_unauthorized, 502,
                          "the provider '" + provider.row.name +
                              "' refused its credential: " + error.message);
             co_return false;
         }
-        if (status == 429) {
+        if (status_as == 429) {
             const auto until = retry_at(call.header("retry-after"), steady::now());
             if (credential) {
                 provider.balancer->rate_limited(credential->id, until);
@@ -457,8 +487,8 @@ private:
                              "' is rate-limiting: " + error.message);
             co_return false;
         }
-        if (status >= 500 || status == 408) {
-            note_failure(failure::upstream_error, status >= 500 ? status : 502,
+        if (status_as >= 500 || status_as == 408) {
+            note_failure(failure::upstream_error, status_as >= 500 ? status_as : 502,
                          "the provider '" + provider.row.name + "' failed: " + error.message,
                          error.code.empty() ? "upstream_error" : error.code);
             co_return false;
@@ -474,7 +504,7 @@ private:
         failure_ = failure::upstream_error;
         http::make_error(res_, http::error_kind::bad_request, error.message, "",
                          error.code.empty() ? "upstream_error" : error.code);
-        res_.result(static_cast<bhttp::status>(status));
+        res_.result(static_cast<bhttp::status>(status_as));
         co_return true;
     }
 
@@ -498,7 +528,8 @@ private:
     }
 
     asio::awaitable<bool> answer_whole(const target& to, const credential_row* credential,
-                                       upstream::call& call, steady::time_point began) {
+                                       upstream::call& call, steady::time_point began,
+                                       bool translated) {
         std::string body;
         const upstream::call_error read = co_await call.read_all(body);
         if (read != upstream::call_error::none) {
@@ -509,7 +540,9 @@ private:
             to.provider->balancer->succeeded(credential->id);
         }
         answer_facts facts;
-        if (!to.adapter->decode_answer(which_, body, facts)) {
+        const bool valid = translated ? translate_answer(to, body, facts)
+                                      : to.adapter->decode_answer(which_, to.model, body, facts);
+        if (!valid) {
             note_failure(failure::upstream_error, 502,
                          "the provider '" + to.provider->row.name + "' answered with invalid JSON");
             answer_failure();
@@ -525,12 +558,43 @@ private:
         co_return true;
     }
 
+    // A whole answer of another wire, through the canonical model, in place.
+    bool translate_answer(const target& to, std::string& body, answer_facts& facts) const {
+        if (which_ == endpoint::count_tokens) {
+            std::int64_t tokens = 0;
+            if (!to.adapter->decode_count(body, tokens)) {
+                return false;
+            }
+            body = front_.encode_count(tokens);
+            return true;
+        }
+        canon::chat_answer answer;
+        if (!to.adapter->decode_chat(body, answer)) {
+            return false;
+        }
+        if (answer.model.empty()) {
+            answer.model = to.model;
+        }
+        facts.model = answer.model;
+        facts.usage = answer.usage;
+        body = front_.encode_answer(answer);
+        return true;
+    }
+
     asio::awaitable<bool> relay(const target& to, const credential_row* credential,
-                                upstream::call& call, steady::time_point began,
-                                std::string& secret) {
+                                upstream::call& call, steady::time_point began, std::string& secret,
+                                bool translated) {
         stream_state state;
         state.client_wants_usage = wants_usage_;
-        event_splitter splitter(to.adapter->ndjson());
+        event_splitter splitter(to.adapter->framing_of(call.header("content-type")));
+        // Translating: provider events -> canonical events -> the client's events.
+        std::unique_ptr<canon::stream_decoder> decoder;
+        std::unique_ptr<canon::stream_encoder> encoder;
+        std::vector<canon::event> events;
+        if (translated) {
+            decoder = to.adapter->chat_stream();
+            encoder = front_.stream_encoder(wants_usage_);
+        }
         std::string piece;
         std::string out;
         bool done = false;
@@ -555,14 +619,18 @@ private:
                     failure_ = read == upstream::call_error::timeout
                                    ? failure::upstream_timeout
                                    : failure::upstream_stream_error;
-                    append_error_event(tail_error_, describe(read), "upstream_error",
-                                       name_of(failure_));
+                    fail_stream(encoder.get(), describe(read), name_of(failure_));
                 }
                 break;
             }
             out.clear();
             splitter.feed(piece, [&](std::string_view event) {
                 if (done || state.error) {
+                    return;
+                }
+                if (translated) {
+                    translate_event(*decoder, *encoder, event, events, state, out);
+                    done = decoder->done();
                     return;
                 }
                 auto result = to.adapter->decode_event(event, state);
@@ -603,8 +671,8 @@ private:
             }
             if (state.error) {
                 failure_ = failure::upstream_stream_error;
-                append_error_event(tail_error_, providers::scrub(*state.error, secret),
-                                   "upstream_error", "upstream_stream_error");
+                fail_stream(encoder.get(), providers::scrub(*state.error, secret),
+                            "upstream_stream_error");
                 log_attempt(to, credential, "stream_error", call.status(), began);
                 break;
             }
@@ -630,6 +698,11 @@ private:
                     to.provider->balancer->succeeded(credential->id);
                 }
                 failure_ = failure::none;
+                if (encoder) {
+                    encoder->finish(tail_);
+                } else {
+                    tail_ = front_.stream_end();
+                }
                 break;
             }
         }
@@ -648,10 +721,42 @@ private:
         co_return true;
     }
 
+    // One provider event through the canonical model: its usage and model are noted for the
+    // record, and what it means is written for the client.
+    static void translate_event(canon::stream_decoder& decoder, canon::stream_encoder& encoder,
+                                std::string_view raw, std::vector<canon::event>& events,
+                                stream_state& state, std::string& out) {
+        events.clear();
+        auto error = decoder.feed(raw, events);
+        for (const canon::event& e : events) {
+            if (e.kind == canon::event_kind::usage) {
+                state.usage = e.usage;
+            } else if (e.kind == canon::event_kind::start && !e.name.empty()) {
+                state.model = e.name;
+            }
+            encoder.write(e, out);
+        }
+        if (error) {
+            state.error = std::move(error->message);
+        }
+    }
+
+    // The error event that ends a stream which has begun.
+    void fail_stream(canon::stream_encoder* encoder, std::string_view message,
+                     std::string_view code) {
+        if (encoder != nullptr) {
+            encoder->fail(tail_error_, message, code);
+        } else {
+            front_.append_error_event(tail_error_, 502, message, "upstream_error", code);
+        }
+    }
+
     void record_usage(const usage_counts& usage) {
         row_.prompt_tokens = usage.prompt;
         row_.completion_tokens = usage.completion;
         row_.cached_tokens = usage.cached;
+        row_.cache_write_5m_tokens = usage.cache_write_5m;
+        row_.cache_write_1h_tokens = usage.cache_write_1h;
         row_.reasoning_tokens = usage.reasoning;
     }
 
@@ -665,12 +770,15 @@ private:
 
     services& gw_;
     detail::log_sink* log_;
+    const client_protocol& front_;
     endpoint which_;
     const http::request& req_;
     http::response& res_;
     const http::route_context& ctx_;
     http::responder& out_;
     request_view request_;
+    std::optional<canon::chat_request> canonical_; ///< decoded when a provider needs it
+    std::optional<bad_field> canonical_bad_;
     std::vector<target> targets_;
     usage_row row_;
     bool stream_ = false;
@@ -682,6 +790,7 @@ private:
     unsigned failure_status_ = 502;
     std::string failure_message_;
     std::string failure_code_;
+    std::string failure_param_;
     std::int64_t retry_after_ = 0;
     std::string tail_;       ///< the last bytes of a stream, sent once the record is durable
     std::string tail_error_; ///< an error event ending the stream
@@ -689,16 +798,34 @@ private:
 
 } // namespace
 
+namespace {
+
+// Errors on the Anthropic front door, whoever wrote them (the key check, the exchange), in
+// Anthropic's shape: {"type":"error","error":{"type","message"}}.
+void anthropic_error(http::response& res) {
+    const ojson body = ojson::parse(res.body(), nullptr, false);
+    std::string message = "request failed";
+    if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+        if (const auto& m = body["error"].value("message", ojson()); m.is_string()) {
+            message = m.get<std::string>();
+        }
+    }
+    res.body() = anthropic::error_body(res.result_int(), message);
+    res.set(bhttp::field::content_type, "application/json");
+}
+
+} // namespace
+
 void add_routes(http::router& r, std::shared_ptr<services> gateway, detail::log_sink* log) {
-    constexpr http::route_options options{.who = http::access::key};
-    const auto route = [&](std::string path, endpoint which) {
+    const auto route = [&](std::string path, endpoint which, const client_protocol& front,
+                           http::route_options options) {
         r.add_async(
             bhttp::verb::post, std::move(path),
-            [gateway, log, which](const http::request& req, http::response& res,
-                                  const http::route_context& ctx,
-                                  http::responder& out) -> asio::awaitable<void> {
+            [gateway, log, which, &front](const http::request& req, http::response& res,
+                                          const http::route_context& ctx,
+                                          http::responder& out) -> asio::awaitable<void> {
                 using namespace asio::experimental::awaitable_operators;
-                exchange job(*gateway, log, which, req, res, ctx, out);
+                exchange job(*gateway, log, front, which, req, res, ctx, out);
                 if (!job.prepare()) {
                     co_await job.finish(false);
                     co_return;
@@ -708,9 +835,14 @@ void add_routes(http::router& r, std::shared_ptr<services> gateway, detail::log_
             },
             options);
     };
-    route("/v1/chat/completions", endpoint::chat);
-    route("/v1/embeddings", endpoint::embeddings);
-    route("/v1/images/generations", endpoint::images);
+    constexpr http::route_options openai{.who = http::access::key};
+    route("/v1/chat/completions", endpoint::chat, openai_protocol(), openai);
+    route("/v1/embeddings", endpoint::embeddings, openai_protocol(), openai);
+    route("/v1/images/generations", endpoint::images, openai_protocol(), openai);
+    constexpr http::route_options anthropic{.who = http::access::key,
+                                            .reshape_error = &anthropic_error};
+    route("/v1/messages", endpoint::chat, anthropic_protocol(), anthropic);
+    route("/v1/messages/count_tokens", endpoint::count_tokens, anthropic_protocol(), anthropic);
 }
 
 } // namespace aignehub::gateway

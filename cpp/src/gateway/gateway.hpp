@@ -32,9 +32,11 @@ struct services {
     unsigned max_attempts = 3;
 };
 
-/// POST /v1/chat/completions, /v1/embeddings and /v1/images/generations: the OpenAI front door
-/// over the OpenAI wire family of providers. Each upstream attempt is logged to `log` (may be
-/// null), which must outlive the routes.
+/// The front doors: OpenAI's POST /v1/chat/completions, /v1/embeddings and
+/// /v1/images/generations, and Anthropic's POST /v1/messages and /v1/messages/count_tokens, over
+/// every provider wire (relayed when the client speaks the provider's wire, translated through
+/// the canonical model otherwise). Each upstream attempt is logged to `log` (may be null), which
+/// must outlive the routes.
 void add_routes(http::router& r, std::shared_ptr<services> gateway, detail::log_sink* log);
 
 } // namespace aignehub::gateway

@@ -307,9 +307,12 @@ void usage_from(const scan::value& usage, usage_counts& out) {
     out.reported = true;
     std::int64_t input = 0;
     std::int64_t output = 0;
+    std::int64_t total = 0;
     scan::members(usage, [&](std::string_view key, const scan::value& v) {
         if (scan::key_is(key, "prompt_tokens")) {
             out.prompt = int_of(v);
+        } else if (scan::key_is(key, "total_tokens")) {
+            total = int_of(v);
         } else if (scan::key_is(key, "completion_tokens")) {
             out.completion = int_of(v);
         } else if (scan::key_is(key, "input_tokens")) {
@@ -322,6 +325,11 @@ void usage_from(const scan::value& usage, usage_counts& out) {
             scan::members(v, [&](std::string_view k, const scan::value& d) {
                 if (scan::key_is(k, "cached_tokens")) {
                     out.cached = int_of(d);
+                } else if (scan::key_is(k, "cache_write_tokens") ||
+                           scan::key_is(k, "cache_creation_tokens")) {
+                    // OpenRouter's cache writes (and this gateway's own name for them); the
+                    // entry's lifetime is not reported: the 5-minute default.
+                    out.cache_write_5m = int_of(d);
                 }
                 return true;
             });
@@ -338,6 +346,11 @@ void usage_from(const scan::value& usage, usage_counts& out) {
     if (out.prompt == 0 && out.completion == 0) { // image generation counts input and output
         out.prompt = input;
         out.completion = output;
+    }
+    // xAI counts reasoning beside completion_tokens, not in it (the total has both): output
+    // tokens are completion plus reasoning there, as everywhere else.
+    if (out.reasoning > 0 && total == out.prompt + out.completion + out.reasoning) {
+        out.completion += out.reasoning;
     }
 }
 
@@ -472,6 +485,7 @@ std::optional<bad_field> read_request(endpoint which, std::string_view body, req
         if (!bad) {
             switch (which) {
             case endpoint::chat:
+            case endpoint::count_tokens:
                 bad = check_type(key, v, chat_fields);
                 break;
             case endpoint::embeddings:
@@ -495,6 +509,7 @@ std::optional<bad_field> read_request(endpoint which, std::string_view body, req
     out.model_at = {offset(*model), model->text.size()};
     switch (which) {
     case endpoint::chat:
+    case endpoint::count_tokens:
         if (!messages) {
             return bad_field{"messages", "messages is required and must be an array of messages",
                              "invalid_request"};

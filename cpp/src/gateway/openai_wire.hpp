@@ -19,11 +19,15 @@ using ojson = nlohmann::ordered_json;
 /// Compact JSON text; invalid UTF-8 from a provider becomes U+FFFD instead of an exception.
 [[nodiscard]] std::string dump(const ojson& value);
 
-/// Token counts as a provider reported them.
+/// Token counts as a provider reported them, in OpenAI's terms: `prompt` counts every input
+/// token (cache reads and writes included), `completion` every output token (reasoning
+/// included).
 struct usage_counts {
     std::int64_t prompt = 0;
     std::int64_t completion = 0;
-    std::int64_t cached = 0;
+    std::int64_t cached = 0;         ///< input tokens read from the provider's prompt cache
+    std::int64_t cache_write_5m = 0; ///< input tokens written to a 5-minute cache entry
+    std::int64_t cache_write_1h = 0; ///< input tokens written to a 1-hour cache entry
     std::int64_t reasoning = 0;
     bool reported = false;
 };
@@ -35,8 +39,9 @@ struct bad_field {
     std::string code; ///< invalid_json or invalid_request
 };
 
-/// The endpoints of the front door.
-enum class endpoint { chat, embeddings, images };
+/// What a client asks for: a chat answer (OpenAI chat completions, Anthropic messages),
+/// embeddings, images, or the count of a chat request's input tokens.
+enum class endpoint { chat, embeddings, images, count_tokens };
 
 /// A client's request as the gateway needs it: the fields it reads, and where in the body the
 /// parts it rewrites are (offset, length), so that the upstream body is the client's bytes with
@@ -113,6 +118,9 @@ struct upstream_error {
     std::string message;
     std::string type;
     std::string code;
+    /// The status to treat the answer as, when the provider's own is misleading (Gemini answers
+    /// a bad key with 400 API_KEY_INVALID: that is a 401); 0 keeps the provider's.
+    unsigned status = 0;
 };
 
 /// Reads a provider's error answer, whatever its shape or content type ({"error":{...}},

@@ -2,23 +2,75 @@
 
 namespace aignehub::gateway {
 
-event_splitter::boundary event_splitter::next_end(std::size_t from) const noexcept {
+event_splitter::boundary event_splitter::next_event(std::size_t from) noexcept {
     const std::string_view text(pending_);
-    if (ndjson_) {
+    switch (mode_) {
+    case framing::json_array:
+        return next_element();
+    case framing::ndjson: {
         const auto nl = text.find('\n', from);
-        return nl == std::string_view::npos ? boundary{0, false} : boundary{nl + 1, true};
+        return nl == std::string_view::npos ? boundary{from, 0, false}
+                                            : boundary{from, nl + 1, true};
+    }
+    case framing::sse:
+        break;
     }
     for (std::size_t i = text.find('\n', from); i != std::string_view::npos;
          i = text.find('\n', i + 1)) {
         // "\n\n", or "\n\r\n" (a CRLF blank line after a CRLF line)
         if (i + 1 < text.size() && text[i + 1] == '\n') {
-            return {i + 2, true};
+            return {from, i + 2, true};
         }
         if (i + 2 < text.size() && text[i + 1] == '\r' && text[i + 2] == '\n') {
-            return {i + 3, true};
+            return {from, i + 3, true};
         }
     }
-    return {0, false};
+    return {from, 0, false};
+}
+
+event_splitter::boundary event_splitter::next_element() noexcept {
+    for (; scan_ < pending_.size(); ++scan_) {
+        const char c = pending_[scan_];
+        if (in_string_) {
+            if (escaped_) {
+                escaped_ = false;
+            } else if (c == '\\') {
+                escaped_ = true;
+            } else if (c == '"') {
+                in_string_ = false;
+            }
+            continue;
+        }
+        switch (c) {
+        case '"':
+            in_string_ = true;
+            if (depth_ == 1 && !in_element_) {
+                element_ = scan_;
+                in_element_ = true;
+            }
+            break;
+        case '{':
+        case '[':
+            if (depth_ == 1 && !in_element_) {
+                element_ = scan_;
+                in_element_ = true;
+            }
+            ++depth_;
+            break;
+        case '}':
+        case ']':
+            --depth_;
+            if (depth_ == 1 && in_element_) {
+                in_element_ = false;
+                ++scan_;
+                return {element_, scan_, true};
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return {0, 0, false};
 }
 
 sse_event parse_event(std::string_view event) {

@@ -100,6 +100,9 @@ struct route_options {
     /// providers); other handlers run on the connection's I/O thread.
     bool blocking = false;
     access who = access::open;
+    /// Rewrites an error answer (status >= 400, in OpenAI's shape as make_error writes it) into
+    /// the shape of the route's own protocol, whoever wrote it: the key check or the handler.
+    void (*reshape_error)(response& res) = nullptr;
 };
 
 /// Maps (method, path) to handlers. Paths are exact ("/healthz") or patterns with whole-segment

@@ -718,11 +718,18 @@ asio::awaitable<void> server::impl::handle(const http::request& req, http::respo
     const http::router::route& route = *matched->target;
     http::route_context ctx{std::move(matched->params)};
     std::shared_ptr<const auth::key_snapshot> held;
+    const auto reshape = [&route, &res] {
+        if (route.options.reshape_error != nullptr && res.result_int() >= 400) {
+            route.options.reshape_error(res);
+        }
+    };
     if (route.options.who != http::access::open && !admit(req, res, route.options.who, ctx, held)) {
+        reshape();
         co_return;
     }
     if (route.async_fn) {
         co_await route.async_fn(req, res, ctx, out);
+        reshape();
         co_return;
     }
     if (!route.options.blocking) {
