@@ -4,8 +4,10 @@ Every target answers POST /v1/chat/completions from the same local upstreams: ng
 fixed chat completion, and bench/sse_mock.cpp streaming chat completion chunks. The script
 measures latency at concurrency 1, requests per second at 50 connections (wrk), CPU and memory
 per request, memory per in-flight stream, and time to first token on a timed stream, then
-prints one table. Run from the repository root: ``.venv/bin/python bench/gateway.py``
-(``--help`` for options; ``bash bench/setup`` installs Portkey, LiteLLM, nginx and wrk).
+prints one table. A second table sets aignehub translating for an Anthropic upstream (the
+mock's POST /v1/messages) beside the same runs passed through to an OpenAI one. Run from the
+repository root: ``.venv/bin/python bench/gateway.py`` (``--help`` for options;
+``bash bench/setup`` installs Portkey, LiteLLM, nginx and wrk).
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ SSE_MOCK = BUILD / "aignehub_bench_sse_mock"
 SERVER_CPU = "1"  # the gateway under test (and the upstream mocks in direct's wrk runs)
 CLIENT_CPU = "0"  # load clients, and the upstream mocks everywhere else
 GATEWAYS = ("aignehub", "portkey", "litellm")
+TRANSLATION = "translation"  # the --only name of the translation section
 MODEL = "gpt-4o-mini"
 CHAT_PATH = "/v1/chat/completions"
+# Anthropic's Messages API, as the mock answers it and as aignehub's "anthropic" kind calls it.
+ANTHROPIC_MODEL = "claude-sonnet-4-5"
+MESSAGES_PATH = "/v1/messages"
+ANTHROPIC_HEADERS = ("x-api-key: dummy", "anthropic-version: 2023-06-01")
 
 # wrk counts a response slower than its timeout (2 s by default) as a socket error, though it
 # still arrives; with 50 connections a slow gateway's answers take longer than that. Only a
@@ -53,6 +60,9 @@ CHAT_PATH = "/v1/chat/completions"
 WRK_TIMEOUT_S = 30
 
 CHUNKS = 20  # content chunks per stream
+# The SSE mock's listeners the translation section reaches in both formats: sse (the whole stream
+# at once) for c=1 and wrk, timed for time to first token.
+TRANSLATED_UPSTREAMS = ("sse", "timed")
 TIMED_INTERVAL_MS = 20  # between chunks, for time to first token and the gap per chunk
 HELD_INTERVAL_MS = 3000  # 60 s per stream: long enough for a slow gateway to open 1,000
 
@@ -65,6 +75,7 @@ AIM_ADDED_TTFT_MS = 0.3
 AIM_ADDED_GAP_US = 10
 AIM_RSS_IDLE_MIB = 20
 AIM_RSS_LOAD_MIB = 64
+AIM_TRANSLATION_CPU = 1.5  # translated / passthrough gateway CPU per streamed request
 
 # The non-streaming answer nginx returns: the shape of OpenAI's chat completion.
 COMPLETION = {
@@ -183,21 +194,26 @@ class TargetFailed(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Route:
-    """How a client reaches one upstream through a target: port, model name and headers."""
+    """How a client reaches one upstream through a target: port, model name and headers, and
+    the API it speaks (OpenAI's chat completions, or Anthropic's messages for the mock alone)."""
 
     port: int
     model: str
     headers: tuple[str, ...]
+    path: str = CHAT_PATH
+    anthropic: bool = False
 
     def body(self, stream: bool) -> str:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": "user", "content": "Hello, how are you?"}],
-            "max_completion_tokens": 50,
+            "max_tokens" if self.anthropic else "max_completion_tokens": 50,
             "temperature": 0,
         }
         if stream:
-            body |= {"stream": True, "stream_options": {"include_usage": True}}
+            body["stream"] = True
+            if not self.anthropic:
+                body["stream_options"] = {"include_usage": True}
         return json.dumps(body, separators=(",", ":"))
 
 
@@ -323,7 +339,7 @@ def running(
 
 def post(route: Route, timeout: float = 5) -> tuple[int, str]:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{route.port}{CHAT_PATH}",
+        f"http://127.0.0.1:{route.port}{route.path}",
         data=route.body(stream=False).encode(),
         headers=dict(h.split(": ", 1) for h in route.headers)
         | {"Content-Type": "application/json"},
@@ -355,7 +371,7 @@ def wait_answering(proc: subprocess.Popen[bytes], route: Route, log: Path, timeo
         if 400 <= status < 500 and time.monotonic() - start > 5:
             break
         time.sleep(0.2)
-    raise TargetFailed(f"POST {CHAT_PATH} did not answer 200 ({last})")
+    raise TargetFailed(f"POST {route.path} did not answer 200 ({last})")
 
 
 # --- /proc ---------------------------------------------------------------------------------
@@ -418,6 +434,18 @@ def core_times() -> dict[str, tuple[int, int]]:
     return out
 
 
+def cores_busy(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> tuple[float, float]:
+    """How busy CPU 0 and CPU 1 were, in %, between two `core_times()`."""
+
+    def busy(cpu: str) -> float:
+        (b0, t0), (b1, t1) = before[cpu], after[cpu]
+        return 100 * (b1 - b0) / max(t1 - t0, 1)
+
+    return busy(CLIENT_CPU), busy(SERVER_CPU)
+
+
 class RssSampler:
     """Samples the RSS of a process tree in the background; keeps the largest figure."""
 
@@ -446,7 +474,7 @@ class RssSampler:
 def client_command(mode: str, route: Route, stream: bool, *extra: str) -> list[str]:
     command = [
         "taskset", "-c", CLIENT_CPU, str(CLIENT), mode, "--port", str(route.port),
-        "--path", CHAT_PATH, "--body", route.body(stream),
+        "--path", route.path, "--body", route.body(stream),
     ]  # fmt: skip
     for header in route.headers:
         command += ["--header", header]
@@ -478,7 +506,7 @@ def run_wrk(
     command = [
         "taskset", "-c", CLIENT_CPU, wrk, "-t1", f"-c{connections}", f"-d{duration}s",
         "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script),
-        f"http://127.0.0.1:{route.port}{CHAT_PATH}",
+        f"http://127.0.0.1:{route.port}{route.path}",
     ]  # fmt: skip
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=duration + 30, check=False
@@ -566,11 +594,23 @@ def upstreams(nginx: str, cpu: str, tmp: Path) -> Iterator[Upstreams]:
 
 
 def direct_routes(up: Upstreams) -> dict[str, Route]:
-    return {name: Route(port, MODEL, ("Authorization: Bearer dummy",)) for name, port in up.items()}
+    """The mocks themselves; `anthropic-sse` and `anthropic-timed` are the SSE mock's listeners
+    answering Anthropic's Messages API."""
+    routes = {
+        name: Route(port, MODEL, ("Authorization: Bearer dummy",)) for name, port in up.items()
+    }
+    for name in TRANSLATED_UPSTREAMS:
+        routes[f"anthropic-{name}"] = Route(
+            getattr(up, name), ANTHROPIC_MODEL, ANTHROPIC_HEADERS, MESSAGES_PATH, anthropic=True
+        )
+    return routes
 
 
-def aignehub_setup(up: Upstreams, data: Path) -> dict[str, Route]:
-    """A fresh data directory with one provider per upstream and one access key."""
+def aignehub_setup(up: Upstreams, data: Path, translation: bool = False) -> dict[str, Route]:
+    """A fresh data directory with one provider per upstream and one access key; with
+    `translation`, also a provider of kind "anthropic" on each streaming mock listener that the
+    translation section uses (`anthropic-sse`, `anthropic-timed`), which calls its
+    POST /v1/messages."""
     try:
         from aignehub import Hub
     except ImportError as e:  # the extension may be mid-rebuild
@@ -585,9 +625,21 @@ def aignehub_setup(up: Upstreams, data: Path) -> dict[str, Route]:
                 local=True,
                 validate=False,
             )
+        for name in TRANSLATED_UPSTREAMS if translation else ():
+            hub.providers.add(
+                "anthropic",
+                name=f"anthropic-{name}",
+                base_url=f"http://127.0.0.1:{getattr(up, name)}",  # the kind adds /v1/messages
+                api_key="dummy",
+                local=True,
+                validate=False,
+            )
         secret = hub.keys.create(hub.users.add("bench"), name="bench").secret
     headers = (f"Authorization: Bearer {secret}",)
-    return {name: Route(0, f"{name}/{MODEL}", headers) for name, _ in up.items()}
+    routes = {name: Route(0, f"{name}/{MODEL}", headers) for name, _ in up.items()}
+    for name in TRANSLATED_UPSTREAMS if translation else ():
+        routes[f"anthropic-{name}"] = Route(0, f"anthropic-{name}/{ANTHROPIC_MODEL}", headers)
+    return routes
 
 
 @dataclasses.dataclass
@@ -599,10 +651,12 @@ class Launch:
     ready_timeout: float = 20
 
 
-def gateway_launch(target: str, up: Upstreams, tmp: Path, usage_sync: str) -> Launch:
+def gateway_launch(
+    target: str, up: Upstreams, tmp: Path, usage_sync: str, translation: bool = False
+) -> Launch:
     if target == "aignehub":
         data = tmp / "aignehub-data"
-        routes = aignehub_setup(up, data)
+        routes = aignehub_setup(up, data, translation)
         python = sys.executable
 
         def aignehub(port: int) -> list[str]:
@@ -733,12 +787,7 @@ def measure_load(
     if pid is not None and result.wrk_json.requests > 0:
         cpu = cpu_seconds(pid) - cpu_before
         result.cpu_us_per_request = cpu * 1e6 / result.wrk_json.requests
-
-    def busy(cpu: str) -> float:
-        (b0, t0), (b1, t1) = cores_before[cpu], cores_after[cpu]
-        return 100 * (b1 - b0) / max(t1 - t0, 1)
-
-    result.core_busy = (busy(CLIENT_CPU), busy(SERVER_CPU))
+    result.core_busy = cores_busy(cores_before, cores_after)
     if args.warmup > 0:
         run_wrk(wrk, sse_route, True, args.warmup, tmp, args.connections)
     with RssSampler(pid) as sse_rss:
@@ -782,6 +831,152 @@ def run_target(target: str, nginx: str, wrk: str, args: argparse.Namespace, tmp:
     finally:
         print(f"{target}: done in {time.monotonic() - started:.0f}s", file=sys.stderr)
     return result
+
+
+# --- translation ---------------------------------------------------------------------------
+
+# The two ways through aignehub the translation section compares, and the route names (in
+# direct_routes and aignehub_setup) each takes to the whole-stream listener and the timed one.
+LEGS = {"passthrough": ("sse", "timed"), "translated": ("anthropic-sse", "anthropic-timed")}
+
+
+@dataclasses.dataclass
+class LoadRun:
+    """One wrk run with what the target spent on it."""
+
+    wrk: Wrk
+    cpu_us_per_request: float | None
+    core_busy: tuple[float, float]  # CPU 0 and CPU 1, in %
+
+
+@dataclasses.dataclass
+class Leg:
+    """The figures of one way through a target (passthrough or translated). A leg that fails
+    (say, a build without translation) leaves the other's figures standing."""
+
+    error: str | None = None
+    latency: dict[str, Any] = dataclasses.field(default_factory=dict)  # c=1, whole streams
+    stream: dict[str, Any] = dataclasses.field(default_factory=dict)  # timed streams
+    wrk_sse: LoadRun | None = None
+    wrk_json: LoadRun | None = None
+
+
+@dataclasses.dataclass
+class Translation:
+    target: str  # "direct" (the mock in each format) or "aignehub"
+    error: str | None = None
+    server_command: str = ""
+    legs: dict[str, Leg] = dataclasses.field(default_factory=dict)
+
+
+def load_run(
+    wrk: str,
+    route: Route,
+    stream: bool,
+    pid: int | None,
+    args: argparse.Namespace,
+    tmp: Path,
+) -> LoadRun:
+    """A wrk run after its warm-up, with the CPU the target spent per request."""
+    if args.warmup > 0:
+        run_wrk(wrk, route, stream, args.warmup, tmp, args.connections)
+    cpu_before = cpu_seconds(pid) if pid is not None else 0.0
+    cores_before = core_times()
+    done = run_wrk(wrk, route, stream, args.duration, tmp, args.connections)
+    cores_after = core_times()
+    cpu = None
+    if pid is not None and done.requests > 0:
+        cpu = (cpu_seconds(pid) - cpu_before) * 1e6 / done.requests
+    return LoadRun(done, cpu, cores_busy(cores_before, cores_after))
+
+
+def check_route(route: Route, what: str) -> None:
+    """One non-streaming call, so that a way the target cannot take fails with its answer."""
+    try:
+        status, body = post(route, timeout=10)
+    except OSError as e:
+        raise TargetFailed(f"{what}: POST {route.path} failed: {e}") from e
+    if status != 200:
+        raise TargetFailed(f"{what}: POST {route.path} answered HTTP {status}: {body[:500]}")
+
+
+def measure_translation_quiet(
+    t: Translation, routes: dict[str, Route], args: argparse.Namespace
+) -> None:
+    """Concurrency 1 over whole streams (latency), then the timed streams, for each leg."""
+    latency = ["--warmup", "200", "--requests", "20000", "--max-seconds", str(args.latency_seconds)]
+    timed = ["--warmup", "1", "--requests", str(args.timed), "--max-seconds", "30"]
+    for name, (whole, paced) in LEGS.items():
+        leg = t.legs.setdefault(name, Leg())
+        try:
+            check_route(routes[whole], name)
+            leg.latency = run_client(
+                client_command("latency", routes[whole], True, *latency),
+                timeout=args.latency_seconds + 60,
+            )
+            leg.stream = run_client(
+                client_command("stream", routes[paced], True, *timed), timeout=90
+            )
+        except TargetFailed as e:
+            leg.error = str(e)
+
+
+def measure_translation_load(
+    t: Translation,
+    routes: dict[str, Route],
+    pid: int | None,
+    wrk: str,
+    args: argparse.Namespace,
+    tmp: Path,
+) -> None:
+    """Streaming under wrk for each leg, then non-streaming, with CPU per request."""
+    for stream in (True, False):
+        for name, (whole, _) in LEGS.items():
+            leg = t.legs.setdefault(name, Leg())
+            if leg.error is not None:
+                continue
+            try:
+                run = load_run(wrk, routes[whole], stream, pid, args, tmp)
+            except TargetFailed as e:
+                leg.error = str(e)
+                continue
+            if stream:
+                leg.wrk_sse = run
+            else:
+                leg.wrk_json = run
+
+
+def run_translation(
+    target: str, nginx: str, wrk: str, args: argparse.Namespace, tmp: Path
+) -> Translation:
+    """The translation section for one target, with the phases and CPU placement of
+    run_target: quiet runs on the client's core, then wrk with the gateway (a fresh process) on
+    the server core."""
+    t = Translation(target)
+    work = tmp / f"{TRANSLATION}-{target}"
+    work.mkdir()
+    started = time.monotonic()
+    try:
+        if target == "direct":
+            t.server_command = f"(the mock: CPU {CLIENT_CPU}, for wrk CPU {SERVER_CPU})"
+            with upstreams(nginx, CLIENT_CPU, work) as up:
+                measure_translation_quiet(t, direct_routes(up), args)
+            with upstreams(nginx, SERVER_CPU, work) as up:
+                measure_translation_load(t, direct_routes(up), None, wrk, args, work)
+            return t
+        with upstreams(nginx, CLIENT_CPU, work) as up:
+            launch = gateway_launch(target, up, work, args.usage_sync, translation=True)
+            quiet = work / f"{target}-quiet.out"
+            with gateway(launch, quiet, CLIENT_CPU) as (routes, _, command):
+                t.server_command = command
+                measure_translation_quiet(t, routes, args)
+            with gateway(launch, work / f"{target}-load.out", SERVER_CPU) as (routes, pid, _):
+                measure_translation_load(t, routes, pid, wrk, args, work)
+    except TargetFailed as e:
+        t.error = str(e)
+    finally:
+        print(f"{TRANSLATION} {target}: done in {time.monotonic() - started:.0f}s", file=sys.stderr)
+    return t
 
 
 # --- report --------------------------------------------------------------------------------
@@ -937,6 +1132,179 @@ def print_table(results: list[Result], args: argparse.Namespace, load: float) ->
             print(f"{r.target} wrk:    {r.wrk_json.command}")
 
 
+def translation_rows(
+    ts: list[Translation],
+) -> list[tuple[str, list[str], str, str]]:
+    """Rows of the translation table: label, a cell per leg, translated/passthrough, aim."""
+    by = {t.target: t for t in ts}
+    names = list(LEGS)
+
+    def leg(target: str, name: str) -> Leg | str:
+        """The leg, or why there is no figure ("failed" or "-")."""
+        t = by.get(target)
+        if t is None:
+            return "-"
+        if t.error is not None or t.legs.get(name, Leg()).error is not None:
+            return "failed"
+        return t.legs.get(name, Leg())
+
+    Get = Callable[[Leg], float | None]
+
+    def figure(target: str, name: str, get: Get) -> float | str:
+        got = leg(target, name)
+        if isinstance(got, str):
+            return got
+        v = get(got)
+        return "-" if v is None else v
+
+    def added(name: str, get: Get) -> float | str:
+        v, b = figure("aignehub", name, get), figure("direct", name, get)
+        if isinstance(v, str) or isinstance(b, str):
+            return v if isinstance(v, str) else b
+        return v - b
+
+    def row(
+        label: str, values: list[float | str], fmt: str, aim: str = "", ratio: bool = False
+    ) -> tuple[str, list[str], str, str]:
+        cells = [v if isinstance(v, str) else format(v, fmt) for v in values]
+        r = "-"
+        if ratio and not any(isinstance(v, str) for v in values) and values[0] != 0:
+            r = f"{float(values[1]) / float(values[0]):.2f}x"
+        return label, cells, r if ratio else "", aim
+
+    def lat(key: str) -> Get:
+        return lambda g: g.latency.get(key)
+
+    def stm(key: str, scale: float = 1) -> Get:
+        return lambda g: g.stream[key] * scale if key in g.stream else None
+
+    def rps(which: str) -> Get:
+        def get(g: Leg) -> float | None:
+            run: LoadRun | None = getattr(g, which)
+            return clean_rps(run.wrk) if run is not None else None
+
+        return get
+
+    def cpu(which: str) -> Get:
+        def get(g: Leg) -> float | None:
+            run: LoadRun | None = getattr(g, which)
+            return run.cpu_us_per_request if run is not None else None
+
+        return get
+
+    def text(target: str, get: Callable[[Leg], str]) -> list[str]:
+        out = []
+        for name in names:
+            got = leg(target, name)
+            out.append(got if isinstance(got, str) else get(got))
+        return out
+
+    def errors(which: str) -> Callable[[Leg], str]:
+        def get(g: Leg) -> str:
+            run: LoadRun | None = getattr(g, which)
+            return "-" if run is None else str(run.wrk.errors)
+
+        return get
+
+    def busy(which: str) -> Callable[[Leg], str]:
+        def get(g: Leg) -> str:
+            run: LoadRun | None = getattr(g, which)
+            return "-" if run is None else f"{run.core_busy[0]:.0f}/{run.core_busy[1]:.0f}"
+
+        return get
+
+    def c1_errors(g: Leg) -> str:
+        return f"{g.latency.get('errors', '-')}/{g.stream.get('errors', '-')}"
+
+    def each(target: str, get: Get) -> list[float | str]:
+        return [figure(target, n, get) for n in names]
+
+    def each_added(get: Get) -> list[float | str]:
+        return [added(n, get) for n in names]
+
+    rows = [
+        row("direct c=1 stream p50 us", each("direct", lat("p50_us")), ".0f"),
+        row("aignehub c=1 stream p50 us", each("aignehub", lat("p50_us")), ".0f", ratio=True),
+        row("aignehub c=1 stream p99 us", each("aignehub", lat("p99_us")), ".0f"),
+        row("added p50 us", each_added(lat("p50_us")), "+.0f", ratio=True),
+        row("added p99 us", each_added(lat("p99_us")), "+.0f"),
+        ("  errors (latency/stream)", text("aignehub", c1_errors), "", ""),
+        row("aignehub timed TTFT p50 ms", each("aignehub", stm("ttft_p50_us", 1e-3)), ".2f"),
+        row("added TTFT ms", each_added(stm("ttft_p50_us", 1e-3)), "+.2f",
+            f"<= {AIM_ADDED_TTFT_MS}"),
+        row("added gap per chunk us", each_added(stm("gap_mean_us")), "+.1f",
+            f"<= {AIM_ADDED_GAP_US}"),
+        row("added mean chunk delay ms", each_added(stm("chunk_delay_mean_us", 1e-3)), "+.2f"),
+        row("direct req/s c=50 streaming", each("direct", rps("wrk_sse")), ".0f",
+            "the mock alone"),
+        row("aignehub req/s c=50 streaming", each("aignehub", rps("wrk_sse")), ".0f",
+            "counts with 0 errors", ratio=True),
+        ("  errors", text("aignehub", errors("wrk_sse")), "", ""),
+        ("  CPU0/CPU1 busy %", text("aignehub", busy("wrk_sse")), "", ""),
+        row("gateway CPU us/request streaming", each("aignehub", cpu("wrk_sse")), ".1f",
+            f"ratio <= {AIM_TRANSLATION_CPU}", ratio=True),
+        row("direct req/s c=50 non-streaming", each("direct", rps("wrk_json")), ".0f",
+            "the mock alone"),
+        row("aignehub req/s c=50 non-streaming", each("aignehub", rps("wrk_json")), ".0f",
+            "counts with 0 errors", ratio=True),
+        ("  errors", text("aignehub", errors("wrk_json")), "", ""),
+        ("  CPU0/CPU1 busy %", text("aignehub", busy("wrk_json")), "", ""),
+        row("gateway CPU us/request non-str.", each("aignehub", cpu("wrk_json")), ".1f",
+            "", ratio=True),
+    ]  # fmt: skip
+    return rows
+
+
+def translation_cpu_ratio(ts: list[Translation]) -> float | None:
+    """aignehub's CPU per streamed request, translated over passthrough."""
+    hub = next((t for t in ts if t.target == "aignehub" and t.error is None), None)
+    if hub is None:
+        return None
+    runs = [hub.legs[n].wrk_sse if n in hub.legs else None for n in LEGS]
+    cpus = [r.cpu_us_per_request if r is not None else None for r in runs]
+    return ratio(cpus[1], cpus[0])
+
+
+def print_translation(ts: list[Translation], args: argparse.Namespace, load: float) -> None:
+    print(
+        f"Translation, POST {CHAT_PATH} from an OpenAI client, {CHUNKS} content chunks a "
+        f"stream: passthrough = aignehub's openai-compatible provider on the mock's OpenAI API, "
+        f"translated = its anthropic provider on the mock's POST {MESSAGES_PATH} (request into "
+        f"the Messages API, Anthropic's events back into chat.completion.chunk); direct = the "
+        f"mock alone in each format; ratio = translated / passthrough. c=1 = whole streams one "
+        f"after another. CPU placement and "
+        f"wrk settings as above (wrk -t1 -c{args.connections} -d{args.duration}s after "
+        f"{args.warmup}s of warm-up); load average before the section {load:.2f}\n"
+    )
+    width = 13
+    head = "".join(f"{n:>{width}}" for n in LEGS)
+    print(f"{'':<34}{head}{'ratio':>{width}}   aim")
+    for label, cells, r, aim in translation_rows(ts):
+        print(f"{label:<34}" + "".join(f"{c:>{width}}" for c in cells) + f"{r:>{width}}   {aim}")
+    print()
+    cpu = translation_cpu_ratio(ts)
+    shown = "n/a" if cpu is None else f"{cpu:.2f}x"
+    print(
+        f"aignehub translated/passthrough CPU per streamed request: {shown} "
+        f"(aim: <= {AIM_TRANSLATION_CPU}x)"
+    )
+    print()
+    for t in ts:
+        if t.error is not None:
+            print(f"{TRANSLATION} {t.target} failed: {t.error}")
+        for name, leg in t.legs.items():
+            if leg.error is not None:
+                print(f"{TRANSLATION} {t.target} {name} failed: {leg.error}")
+            for kind, run in (("streaming", leg.wrk_sse), ("non-streaming", leg.wrk_json)):
+                if run is not None and run.wrk.errors:
+                    print(f"{TRANSLATION} {t.target} {name} {kind} errors: {run.wrk.error_kinds}")
+    for t in ts:
+        print(f"{TRANSLATION} {t.target} server: {t.server_command}")
+        for name, leg in t.legs.items():
+            if leg.wrk_sse is not None:
+                print(f"{TRANSLATION} {t.target} {name} wrk: {leg.wrk_sse.wrk.command}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -945,8 +1313,9 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=GATEWAYS,
-        help="measure only this gateway (repeatable); 'direct' is always measured",
+        choices=(*GATEWAYS, TRANSLATION),
+        help="measure only this gateway, or only the translation section (repeatable); "
+        "'direct' is always measured",
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument(
@@ -973,14 +1342,24 @@ def main() -> int:
         "--streams", type=int, default=1000, help="concurrent streams for memory (default: 1000)"
     )
     args = parser.parse_args()
-    targets = ["direct", *(g for g in GATEWAYS if args.only is None or g in args.only)]
+    only = args.only
+    gateways = [g for g in GATEWAYS if only is None or g in only]
+    targets = ["direct", *gateways] if gateways else []
+    translate = only is None or TRANSLATION in only
 
     wrk, nginx = ensure_tools(targets)
     build_binaries()
     raise_fd_limit()
     load = os.getloadavg()[0]
+    translation_load = load
+    translation: list[Translation] = []
     with tempfile.TemporaryDirectory(prefix="aignehub-bench-gateway-") as name:
         results = [run_target(t, nginx, wrk, args, Path(name)) for t in targets]
+        if translate:
+            translation_load = os.getloadavg()[0]
+            translation = [
+                run_translation(t, nginx, wrk, args, Path(name)) for t in ("direct", "aignehub")
+            ]
     if args.json:
         report = {
             **{k: v for k, v in vars(args).items() if k != "json"},
@@ -988,9 +1367,20 @@ def main() -> int:
             "results": [dataclasses.asdict(r) for r in results],
             "ratios": ratios(results),
         }
+        if translate:
+            report["translation"] = {
+                "load_average_before": translation_load,
+                "targets": [dataclasses.asdict(t) for t in translation],
+                "cpu_translated_over_passthrough": translation_cpu_ratio(translation),
+            }
         print(json.dumps(report, indent=2))
     else:
-        print_table(results, args, load)
+        if results:
+            print_table(results, args, load)
+        if results and translation:
+            print()
+        if translation:
+            print_translation(translation, args, translation_load)
     return 0
 
 

@@ -5,7 +5,10 @@
 //            p50/p99/mean latency and the rate, so the caller can check Little's law
 //            (rate x mean latency = 1 at concurrency 1).
 //   stream   the same, for streaming answers: time to the first content chunk and the mean gap
-//            between content chunks, as the SSE events come off the socket.
+//            between content chunks, as the SSE events come off the socket. It reads OpenAI's
+//            chunks (content deltas, `data: [DONE]`) and Anthropic's events (text_delta
+//            content_block_delta, message_stop), so that it can time an Anthropic upstream
+//            directly too.
 //   streams  --connections connections at once, one stream each; prints "open N T" when every
 //            stream has its response headers (N = how many are still in flight then, T = the
 //            seconds that took), so the caller can sample the server's memory while they all
@@ -98,9 +101,14 @@ public:
 
     std::vector<clock_type::time_point> content; ///< arrival of each non-empty content delta
     long events = 0;
-    bool done = false; ///< saw `data: [DONE]`
+    bool done = false; ///< saw `data: [DONE]` (OpenAI) or message_stop (Anthropic)
 
 private:
+    static bool non_empty_string(const nlohmann::json& object, const char* key) {
+        const auto it = object.find(key);
+        return it != object.end() && it->is_string() && !it->get_ref<const std::string&>().empty();
+    }
+
     void end_event(clock_type::time_point at) {
         if (data_.empty()) {
             return;
@@ -108,18 +116,33 @@ private:
         ++events;
         if (data_ == "[DONE]") {
             done = true;
-        } else {
-            const auto json = nlohmann::json::parse(data_, nullptr, false);
-            if (!json.is_discarded() && json.contains("choices") && json["choices"].is_array() &&
-                !json["choices"].empty()) {
-                const auto& delta = json["choices"][0].value("delta", nlohmann::json::object());
-                if (delta.contains("content") && delta["content"].is_string() &&
-                    !delta["content"].get_ref<const std::string&>().empty()) {
-                    content.push_back(at);
-                }
-            }
+        } else if (const auto json = nlohmann::json::parse(data_, nullptr, false);
+                   json.is_object()) {
+            note(json, at);
         }
         data_.clear();
+    }
+
+    void note(const nlohmann::json& json, clock_type::time_point at) {
+        if (const auto choices = json.find("choices");
+            choices != json.end() && choices->is_array() && !choices->empty()) {
+            const auto delta = (*choices)[0].find("delta");
+            if (delta != (*choices)[0].end() && non_empty_string(*delta, "content")) {
+                content.push_back(at);
+            }
+            return;
+        }
+        const auto type = json.find("type");
+        if (type == json.end() || !type->is_string()) {
+            return;
+        }
+        if (*type == "message_stop") {
+            done = true;
+        } else if (const auto delta = json.find("delta"); *type == "content_block_delta" &&
+                                                          delta != json.end() &&
+                                                          non_empty_string(*delta, "text")) {
+            content.push_back(at);
+        }
     }
 
     std::string line_;
