@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import UPSTREAM_KEY, Gateway, add_upstream, parse_sse
+from conftest import UPSTREAM_KEY, Gateway, parse_sse
 from replay import fixtures_of, json_reply, recorded_reply, recorded_request
 from translate_helpers import (
     BERLIN,
@@ -19,31 +19,36 @@ from translate_helpers import (
     CACHED_ANSWER,
     CACHED_USAGE,
     CLAUDE,
+    CLAUDE_TOOLS,
     GEMINI,
     add_claude,
-    add_gemini,
-    add_with_recorded_listing,
+    add_listed_claude_and_gemini,
     anthropic_client,
     assert_anthropic_event_order,
     assert_cached_record,
     assert_gemini_call_ids,
+    assert_only_record,
     claude_reply,
     claude_stream,
+    claude_vision_turn,
     count_tokens_path,
     declared_functions,
     event_names,
     gemini_contents_of_count,
-    gemini_path,
     gemini_reply,
-    messages_path,
+    gemini_vision_contents,
     only_record,
     openai_canonical,
+    openai_vision_turn,
     post_messages,
     recorded_events,
     recorded_json,
     recorded_request_bytes,
+    route_claude,
+    route_gemini,
+    route_openai,
     thought_signature,
-    vision_png,
+    user,
 )
 
 PASSTHROUGH_FIXTURES = fixtures_of("anthropic.messages")
@@ -57,28 +62,7 @@ RECORDED_USAGE = {
 }
 FIRST_MODEL = re.compile(rb'"model"\s*:\s*"([^"]*)"')
 
-WEATHER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "latitude": {"type": "string", "description": "Latitude (e.g., 52.5200)"},
-        "longitude": {"type": "string", "description": "Longitude (e.g., 13.4050)"},
-    },
-    "required": ["latitude", "longitude"],
-}
-WEATHER_TOOL = {
-    "name": "weather",
-    "description": "Gets current weather for a location",
-    "input_schema": WEATHER_SCHEMA,
-}
-LANGUAGE_TOOL = {
-    "name": "best_language_to_learn",
-    "description": "Gets the best language to learn",
-    "input_schema": {"type": "object", "properties": {}},
-}
-
-
-def user(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": text}
+WEATHER_TOOL, LANGUAGE_TOOL = CLAUDE_TOOLS
 
 
 def prefixed(body: bytes, provider: str) -> bytes:
@@ -133,13 +117,12 @@ def tool_uses(payload: dict[str, Any]) -> list[tuple[str, str, Any]]:
 
 @pytest.mark.parametrize("fixture", PASSTHROUGH_FIXTURES)
 def test_a_recorded_call_passes_through_byte_for_byte(gateway: Gateway, fixture: str) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture=fixture)
+    path = route_claude(gateway, fixture)
     recorded = recorded_request_bytes(fixture)
 
     answer = post_messages(gateway, prefixed(recorded, "claude"))
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     assert call.body == recorded
     assert call.header("x-api-key") == UPSTREAM_KEY
     assert call.header("anthropic-version") == "2023-06-01"
@@ -160,8 +143,7 @@ def test_a_recorded_call_passes_through_byte_for_byte(gateway: Gateway, fixture:
 
 
 def test_odd_bytes_and_unknown_fields_pass_through_untouched(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_basic")
+    path = route_claude(gateway, "anthropic/messages_basic")
     body = (
         b'{ "max_tokens" :64,\n  "model" : "claude/claude-haiku-4-5-20251001",'
         b'"messages":[{"role":"user","content":"Caf\\u00e9 \xf0\x9f\x99\x82 \\"quoted\\""}],'
@@ -172,19 +154,18 @@ def test_odd_bytes_and_unknown_fields_pass_through_untouched(gateway: Gateway) -
     answer = post_messages(gateway, body)
 
     assert answer.status == 200, answer
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     assert call.body == body.replace(b'"claude/claude-haiku-4-5', b'"claude-haiku-4-5')
 
 
 def test_a_bare_model_name_passes_through_unchanged(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_basic")
+    path = route_claude(gateway, "anthropic/messages_basic")
     body = recorded_request_bytes("anthropic/messages_basic")
 
     answer = post_messages(gateway, body, auth="bearer")
 
     assert answer.status == 200, answer
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     assert call.body == body
     assert call.header("x-api-key") == UPSTREAM_KEY
     secret = gateway.app.key.secret
@@ -192,8 +173,7 @@ def test_a_bare_model_name_passes_through_unchanged(gateway: Gateway) -> None:
 
 
 def test_the_sdk_talks_to_claude_through_the_gateway(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_basic")
+    path = route_claude(gateway, "anthropic/messages_basic")
     body: dict[str, Any] = {
         "model": f"claude/{CLAUDE}",
         "max_tokens": 1024,
@@ -202,7 +182,7 @@ def test_the_sdk_talks_to_claude_through_the_gateway(gateway: Gateway) -> None:
 
     payload = create(gateway, body)
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     assert call.json() == {**body, "model": CLAUDE}
     assert payload == recorded_json("anthropic/messages_basic")
     secret = gateway.app.key.secret
@@ -210,8 +190,7 @@ def test_the_sdk_talks_to_claude_through_the_gateway(gateway: Gateway) -> None:
 
 
 def test_the_sdk_streams_from_claude_through_the_gateway(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_stream")
+    path = route_claude(gateway, "anthropic/messages_stream")
     body: dict[str, Any] = {
         "model": "claude/claude-sonnet-4-5",
         "max_tokens": 8192,
@@ -221,7 +200,7 @@ def test_the_sdk_streams_from_claude_through_the_gateway(gateway: Gateway) -> No
 
     text, final = stream_final(gateway, body)
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     assert call.json() == {**body, "model": "claude-sonnet-4-5", "stream": True}
     assert text == "- Captain\n- Scoop"
     assert final["content"] == [{"type": "text", "text": "- Captain\n- Scoop"}]
@@ -231,8 +210,7 @@ def test_the_sdk_streams_from_claude_through_the_gateway(gateway: Gateway) -> No
 
 
 def test_cache_usage_passes_through_and_is_recorded(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), reply=claude_reply(CACHED_ANSWER))
+    route_claude(gateway, reply=claude_reply(CACHED_ANSWER))
 
     payload = create(
         gateway, {"model": f"claude/{CLAUDE}", "max_tokens": 64, "messages": [user("Again?")]}
@@ -243,8 +221,7 @@ def test_cache_usage_passes_through_and_is_recorded(gateway: Gateway) -> None:
 
 
 def test_cache_usage_of_a_passthrough_stream_is_recorded(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), reply=claude_stream(CACHED_ANSWER))
+    route_claude(gateway, reply=claude_stream(CACHED_ANSWER))
 
     text, final = stream_final(
         gateway, {"model": f"claude/{CLAUDE}", "max_tokens": 64, "messages": [user("Again?")]}
@@ -261,8 +238,7 @@ def test_cache_usage_of_a_passthrough_stream_is_recorded(gateway: Gateway) -> No
 
 
 def test_a_call_to_an_openai_provider_is_translated_both_ways(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
-    gateway.replay.route("POST", upstream.chat, fixture="openai/chat_basic")
+    chat = route_openai(gateway, "openai/chat_basic")
 
     payload = create(
         gateway,
@@ -274,7 +250,7 @@ def test_a_call_to_an_openai_provider_is_translated_both_ways(gateway: Gateway) 
         },
     )
 
-    [call] = gateway.replay.requests_to(upstream.chat)
+    [call] = gateway.replay.requests_to(chat)
     assert openai_canonical(call.json()) == openai_canonical(recorded_request("openai/chat_basic"))
     assert call.header("authorization") == f"Bearer {UPSTREAM_KEY}"
     assert call.header("x-api-key") is None
@@ -283,18 +259,18 @@ def test_a_call_to_an_openai_provider_is_translated_both_ways(gateway: Gateway) 
     assert payload["content"] == [{"type": "text", "text": recorded}]
     assert payload["stop_reason"] == "end_turn"
     assert (payload["usage"]["input_tokens"], payload["usage"]["output_tokens"]) == (13, 31)
-    record = only_record(gateway)
-    assert (record["provider"], record["model_requested"], record["model_served"]) == (
-        "openai",
-        "openai/gpt-3.5-turbo",
-        "gpt-3.5-turbo-0125",
+    assert_only_record(
+        gateway,
+        provider="openai",
+        model_requested="openai/gpt-3.5-turbo",
+        model_served="gpt-3.5-turbo-0125",
+        prompt_tokens=13,
+        completion_tokens=31,
     )
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (13, 31)
 
 
 def test_system_stop_sequences_and_sampling_go_into_openai_fields(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
-    gateway.replay.route("POST", upstream.chat, fixture="openai/chat_basic")
+    chat = route_openai(gateway, "openai/chat_basic")
 
     create(
         gateway,
@@ -309,7 +285,7 @@ def test_system_stop_sequences_and_sampling_go_into_openai_fields(gateway: Gatew
         },
     )
 
-    [call] = gateway.replay.requests_to(upstream.chat)
+    [call] = gateway.replay.requests_to(chat)
     assert openai_canonical(call.json()) == {
         "model": "gpt-4o-mini",
         "messages": [
@@ -340,9 +316,8 @@ def test_system_stop_sequences_and_sampling_go_into_openai_fields(gateway: Gatew
 def test_tools_go_up_as_functions_and_tool_calls_come_back_as_tool_use(
     gateway: Gateway, tool_choice: Any, upstream_choice: Any
 ) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
     fixture = "openai/chat_tool_call"
-    gateway.replay.route("POST", upstream.chat, fixture=fixture)
+    chat = route_openai(gateway, fixture)
     asked = recorded_request(fixture)
     tools = [
         {
@@ -363,7 +338,7 @@ def test_tools_go_up_as_functions_and_tool_calls_come_back_as_tool_use(
 
     payload = create(gateway, body)
 
-    [call] = gateway.replay.requests_to(upstream.chat)
+    [call] = gateway.replay.requests_to(chat)
     sent: Any = call.json()
     assert sent["tools"] == asked["tools"]
     assert sent.get("tool_choice") == upstream_choice
@@ -380,8 +355,7 @@ def test_tools_go_up_as_functions_and_tool_calls_come_back_as_tool_use(
 
 
 def test_text_and_two_tool_calls_become_three_blocks_in_order(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay, "deepseek")
-    gateway.replay.route("POST", upstream.chat, fixture="deepseek/chat_tool_call")
+    route_openai(gateway, "deepseek/chat_tool_call", kind="deepseek")
 
     payload = create(
         gateway,
@@ -416,8 +390,7 @@ def test_text_and_two_tool_calls_become_three_blocks_in_order(gateway: Gateway) 
 def test_tool_use_and_tool_results_go_up_as_tool_calls_and_tool_messages(
     gateway: Gateway,
 ) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
-    gateway.replay.route("POST", upstream.chat, fixture="openai/chat_basic")
+    chat = route_openai(gateway, "openai/chat_basic")
     call_id = "call_TTY8UFNo7rNCaOBUNtlRSvMG"
     question = "Can the country of Crumpet have dragons? Answer with only YES or NO"
 
@@ -452,7 +425,7 @@ def test_tool_use_and_tool_results_go_up_as_tool_calls_and_tool_messages(
         },
     )
 
-    [call] = gateway.replay.requests_to(upstream.chat)
+    [call] = gateway.replay.requests_to(chat)
     assert openai_canonical(call.json())["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": question}]},
         {
@@ -472,40 +445,19 @@ def test_tool_use_and_tool_results_go_up_as_tool_calls_and_tool_messages(
 
 
 def test_a_base64_image_becomes_a_data_url(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
-    gateway.replay.route("POST", upstream.chat, fixture="openai/chat_vision_image_url")
-    png = vision_png()
+    chat = route_openai(gateway, "openai/chat_vision_image_url")
 
     payload = create(
         gateway,
         {
             "model": "openai/gpt-4o",
             "max_tokens": 300,
-            "messages": [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": "What do you see in this image?"},
-                        {
-                            "type": "image",
-                            "source": {"type": "base64", "media_type": "image/png", "data": png},
-                        },
-                    ],
-                }
-            ],
+            "messages": [claude_vision_turn()],
         },
     )
 
-    [call] = gateway.replay.requests_to(upstream.chat)
-    assert openai_canonical(call.json())["messages"] == [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "What do you see in this image?"},
-                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
-            ],
-        }
-    ]
+    [call] = gateway.replay.requests_to(chat)
+    assert openai_canonical(call.json())["messages"] == [openai_vision_turn()]
     recorded = recorded_json("openai/chat_vision_image_url")
     text = recorded["choices"][0]["message"]["content"]
     assert payload["content"] == [{"type": "text", "text": text}]
@@ -517,8 +469,7 @@ def test_a_base64_image_becomes_a_data_url(gateway: Gateway) -> None:
 
 
 def test_an_openai_stream_comes_back_as_anthropic_events(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
-    gateway.replay.route("POST", upstream.chat, fixture="openai/chat_stream_include_usage")
+    chat = route_openai(gateway, "openai/chat_stream_include_usage")
     body: dict[str, Any] = {
         "model": "openai/gpt-5-nano",
         "max_tokens": 1024,
@@ -527,7 +478,7 @@ def test_an_openai_stream_comes_back_as_anthropic_events(gateway: Gateway) -> No
 
     text, final = stream_final(gateway, body)
 
-    [call] = gateway.replay.requests_to(upstream.chat)
+    [call] = gateway.replay.requests_to(chat)
     sent = openai_canonical(call.json())
     assert sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
@@ -539,14 +490,11 @@ def test_an_openai_stream_comes_back_as_anthropic_events(gateway: Gateway) -> No
     assert final["stop_reason"] == "end_turn"
     assert final["model"] == "gpt-5-nano-2025-08-07"
     assert (final["usage"]["input_tokens"], final["usage"]["output_tokens"]) == (13, 142)
-    record = only_record(gateway)
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (13, 142)
-    assert record["reasoning_tokens"] == 128
+    assert_only_record(gateway, prompt_tokens=13, completion_tokens=142, reasoning_tokens=128)
 
 
 def test_an_openai_stream_on_the_wire_has_anthropics_event_order(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
-    gateway.replay.route("POST", upstream.chat, fixture="openai/chat_stream_include_usage")
+    route_openai(gateway, "openai/chat_stream_include_usage")
 
     answer = post_messages(
         gateway,
@@ -584,9 +532,8 @@ def test_an_openai_stream_on_the_wire_has_anthropics_event_order(gateway: Gatewa
 
 
 def test_an_openai_tool_call_stream_comes_back_as_tool_use_events(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
     fixture = "openai/chat_stream_tool_call"
-    gateway.replay.route("POST", upstream.chat, fixture=fixture)
+    chat = route_openai(gateway, fixture)
     asked = recorded_request(fixture)
     body: dict[str, Any] = {
         "model": "openai/gpt-4o-mini",
@@ -629,13 +576,12 @@ def test_an_openai_tool_call_stream_comes_back_as_tool_use_events(gateway: Gatew
     ]
     assert "".join(pieces) == '{"a":1231,"b":2331}'
     assert len([p for p in pieces if p]) > 1, "the arguments were not streamed as they came"
-    [call, _] = gateway.replay.requests_to(upstream.chat)
+    [call, _] = gateway.replay.requests_to(chat)
     assert call.json()["tools"] == asked["tools"]  # type: ignore[index]
 
 
 def test_a_whole_tool_call_in_one_mistral_chunk(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay, "mistral")
-    gateway.replay.route("POST", upstream.chat, fixture="mistral/chat_stream_tool_call")
+    route_openai(gateway, "mistral/chat_stream_tool_call", kind="mistral")
 
     _, final = stream_final(
         gateway,
@@ -655,17 +601,14 @@ def test_a_whole_tool_call_in_one_mistral_chunk(gateway: Gateway) -> None:
     # 159 prompt tokens, 128 of them read from the cache.
     assert (usage["input_tokens"], usage["cache_read_input_tokens"]) == (31, 128)
     assert usage["output_tokens"] == 28
-    record = only_record(gateway)
-    assert (record["prompt_tokens"], record["cached_tokens"]) == (159, 128)
+    assert_only_record(gateway, prompt_tokens=159, cached_tokens=128)
 
 
 # --- Gemini, translated ----------------------------------------------------------------------
 
 
 def test_a_call_to_gemini_is_translated_both_ways(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture="gemini/generate_basic")
+    path = route_gemini(gateway, "gemini/generate_basic")
 
     payload = create(
         gateway,
@@ -682,16 +625,18 @@ def test_a_call_to_gemini_is_translated_both_ways(gateway: Gateway) -> None:
     assert payload["content"] == [{"type": "text", "text": "2 + 2 = **4**"}]
     assert payload["stop_reason"] == "end_turn"
     assert (payload["usage"]["input_tokens"], payload["usage"]["output_tokens"]) == (10, 31)
-    record = only_record(gateway)
-    assert (record["provider"], record["model_served"]) == ("gemini", GEMINI)
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (10, 31)
-    assert record["reasoning_tokens"] == 23
+    assert_only_record(
+        gateway,
+        provider="gemini",
+        model_served=GEMINI,
+        prompt_tokens=10,
+        completion_tokens=31,
+        reasoning_tokens=23,
+    )
 
 
 def test_system_sampling_and_thinking_go_into_gemini_fields(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture="gemini/generate_basic")
+    path = route_gemini(gateway, "gemini/generate_basic")
 
     create(
         gateway,
@@ -717,53 +662,29 @@ def test_system_sampling_and_thinking_go_into_gemini_fields(gateway: Gateway) ->
 
 
 def test_a_base64_image_becomes_inline_data(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/vision_inline_data"
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture=fixture)
-    png = vision_png()
+    path = route_gemini(gateway, fixture)
 
     payload = create(
         gateway,
         {
             "model": f"gemini/{GEMINI}",
             "max_tokens": 1024,
-            "messages": [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": "What do you see in this image?"},
-                        {
-                            "type": "image",
-                            "source": {"type": "base64", "media_type": "image/png", "data": png},
-                        },
-                    ],
-                }
-            ],
+            "messages": [claude_vision_turn()],
         },
     )
 
     [call] = gateway.replay.requests_to(path)
     sent: Any = call.json()
-    assert sent["contents"] == [
-        {
-            "role": "user",
-            "parts": [
-                {"text": "What do you see in this image?"},
-                {"inlineData": {"mimeType": "image/png", "data": png}},
-            ],
-        }
-    ]
+    assert sent["contents"] == gemini_vision_contents()
     text = recorded_json(fixture)["candidates"][0]["content"]["parts"][0]["text"]
     assert payload["content"] == [{"type": "text", "text": text}]
     assert (payload["usage"]["input_tokens"], payload["usage"]["output_tokens"]) == (267, 420)
 
 
 def test_gemini_function_calls_come_back_as_tool_use_blocks(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/function_call"
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture=fixture)
+    path = route_gemini(gateway, fixture)
 
     payload = create(
         gateway,
@@ -794,10 +715,8 @@ def test_gemini_function_calls_come_back_as_tool_use_blocks(gateway: Gateway) ->
 
 
 def test_a_tool_use_sent_back_to_gemini_carries_its_thought_signature(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/function_call"
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture=fixture, times=1)
+    path = route_gemini(gateway, fixture, times=1)
     first: dict[str, Any] = {
         "model": f"gemini/{GEMINI}",
         "max_tokens": 1024,
@@ -848,9 +767,9 @@ def test_a_tool_use_sent_back_to_gemini_carries_its_thought_signature(gateway: G
 
 
 def test_a_gemini_stream_comes_back_as_anthropic_events(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, "gemini-2.0-flash-exp", "streamGenerateContent")
-    gateway.replay.route("POST", path, fixture="gemini/stream_sse")
+    path = route_gemini(
+        gateway, "gemini/stream_sse", model="gemini-2.0-flash-exp", method="streamGenerateContent"
+    )
     body: dict[str, Any] = {
         "model": "gemini/gemini-2.0-flash-exp",
         "max_tokens": 1024,
@@ -879,10 +798,8 @@ def test_a_gemini_stream_comes_back_as_anthropic_events(gateway: Gateway) -> Non
 
 
 def test_a_gemini_function_call_stream_comes_back_as_tool_use(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/stream_function_call"
-    path = gemini_path(gemini, GEMINI, "streamGenerateContent")
-    gateway.replay.route("POST", path, fixture=fixture)
+    route_gemini(gateway, fixture, method="streamGenerateContent")
     body: dict[str, Any] = {
         "model": f"gemini/{GEMINI}",
         "max_tokens": 1024,
@@ -917,16 +834,7 @@ def test_a_gemini_function_call_stream_comes_back_as_tool_use(gateway: Gateway) 
 
 
 def test_bare_names_from_the_recorded_listings_reach_claude_and_gemini(gateway: Gateway) -> None:
-    claude = add_with_recorded_listing(
-        gateway.hub, gateway.replay, "anthropic", "claude", "anthropic/models_list"
-    )
-    gemini = add_with_recorded_listing(
-        gateway.hub, gateway.replay, "google", "gemini", "gemini/models_list"
-    )
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_basic")
-    generate = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", generate, fixture="gemini/generate_basic")
-    gateway.replay.clear_requests()
+    messages, generate = add_listed_claude_and_gemini(gateway)
     asked = [user("What's 2 + 2?")]
 
     to_claude = create(gateway, {"model": CLAUDE, "max_tokens": 64, "messages": asked})
@@ -934,7 +842,7 @@ def test_bare_names_from_the_recorded_listings_reach_claude_and_gemini(gateway: 
 
     assert to_claude == recorded_json("anthropic/messages_basic")
     assert to_gemini["content"] == [{"type": "text", "text": "2 + 2 = **4**"}]
-    assert [r.path for r in gateway.replay.requests] == [messages_path(claude), generate]
+    assert [r.path for r in gateway.replay.requests] == [messages, generate]
     assert gateway.replay.requests[0].json() == {
         "model": CLAUDE,
         "max_tokens": 64,
@@ -973,13 +881,11 @@ def test_count_tokens_passes_through_to_claude(gateway: Gateway) -> None:
 
 
 def test_count_tokens_asks_gemini(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, GEMINI, "countTokens")
     counted_reply = {
         "totalTokens": 31,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 31}],
     }
-    gateway.replay.route("POST", path, reply=gemini_reply(counted_reply))
+    path = route_gemini(gateway, method="countTokens", reply=gemini_reply(counted_reply))
 
     counted = anthropic_client(gateway).messages.count_tokens(
         model=f"gemini/{GEMINI}", messages=[{"role": "user", "content": "What's 2 + 2?"}]

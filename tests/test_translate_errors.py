@@ -20,7 +20,6 @@ from conftest import (
     UPSTREAM_KEY,
     Gateway,
     Response,
-    add_upstream,
     assert_openai_error,
     parse_sse,
     rate_limited,
@@ -33,19 +32,20 @@ from translate_helpers import (
     add_gemini,
     anthropic_client,
     assert_anthropic_error,
+    assert_only_record,
     gemini_path,
     messages_path,
     only_record,
     post_messages,
     posts,
     recorded_events,
+    route_claude,
+    route_gemini,
+    route_openai,
+    user,
 )
 
 PROMPT_TOO_LONG = "prompt is too long: 3333404 tokens > 200000 maximum"
-
-
-def user(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": text}
 
 
 def chat(gateway: Gateway, model: str, **extra: Any) -> Response:
@@ -78,10 +78,27 @@ def echoing(reply: Reply) -> Reply:
     return dataclasses.replace(reply, body=json.dumps(payload).encode())
 
 
-def claude_and_path(gateway: Gateway) -> str:
-    claude = add_claude(gateway)
+def claude_and_path(gateway: Gateway, fixture: str | None = None) -> str:
+    """A Claude provider, answering with the recording `fixture` when there is one, and the
+    replay server's requests so far forgotten; the path its calls arrive at."""
+    path = messages_path(add_claude(gateway))
+    if fixture is not None:
+        gateway.replay.route("POST", path, fixture=fixture)
     gateway.replay.clear_requests()
-    return messages_path(claude)
+    return path
+
+
+def refusing(gateway: Gateway, kind: str, fixture: str) -> tuple[str, str]:
+    """A provider of `kind` answering every call with `fixture`; the model to ask for and the
+    path the calls arrive at."""
+    if kind == "anthropic":
+        model, path = f"claude/{CLAUDE}", route_claude(gateway, fixture)
+    elif kind == "google":
+        model, path = f"gemini/{GEMINI}", route_gemini(gateway, fixture)
+    else:
+        model, path = "openai/gpt-4o-mini", route_openai(gateway, fixture)
+    gateway.replay.clear_requests()
+    return model, path
 
 
 # --- the OpenAI door: what Claude cannot do --------------------------------------------------
@@ -136,8 +153,7 @@ def test_the_sdk_sees_an_unsupported_field_as_a_bad_request(gateway: Gateway) ->
 
 
 def test_a_claude_4xx_comes_back_as_an_openai_error_with_its_message(gateway: Gateway) -> None:
-    path = claude_and_path(gateway)
-    gateway.replay.route("POST", path, fixture="anthropic/error_400_prompt_too_long")
+    path = claude_and_path(gateway, "anthropic/error_400_prompt_too_long")
 
     answer = chat(gateway, f"claude/{CLAUDE}")
 
@@ -146,34 +162,29 @@ def test_a_claude_4xx_comes_back_as_an_openai_error_with_its_message(gateway: Ga
     assert posts(gateway.replay) == [path]
 
 
-@pytest.mark.parametrize("provider", ["claude", "gemini"])
-def test_a_refused_credential_is_502_upstream_unauthorized(gateway: Gateway, provider: str) -> None:
-    if provider == "claude":
-        path = claude_and_path(gateway)
-        gateway.replay.route("POST", path, fixture="anthropic/error_401_authentication")
-        model = f"claude/{CLAUDE}"
-    else:
-        path = gemini_path(add_gemini(gateway), GEMINI, "generateContent")
-        gateway.replay.route("POST", path, fixture="gemini/error_400_api_key_invalid")
-        gateway.replay.clear_requests()
-        model = f"gemini/{GEMINI}"
+@pytest.mark.parametrize(
+    ("provider", "kind", "fixture"),
+    [
+        ("claude", "anthropic", "anthropic/error_401_authentication"),
+        ("gemini", "google", "gemini/error_400_api_key_invalid"),
+    ],
+    ids=["claude", "gemini"],
+)
+def test_a_refused_credential_is_502_upstream_unauthorized(
+    gateway: Gateway, provider: str, kind: str, fixture: str
+) -> None:
+    model, path = refusing(gateway, kind, fixture)
 
     answer = chat(gateway, model)
 
     assert_openai_error(answer, 502, "upstream_unauthorized")
     assert_no_credential(answer)
     assert posts(gateway.replay) == [path]
-    record = only_record(gateway)
-    assert (record["status"], record["error_kind"], record["provider"]) == (
-        502,
-        "upstream_unauthorized",
-        provider,
-    )
+    assert_only_record(gateway, status=502, error_kind="upstream_unauthorized", provider=provider)
 
 
 def test_a_rate_limited_claude_is_429_with_its_retry_after(gateway: Gateway) -> None:
-    path = claude_and_path(gateway)
-    gateway.replay.route("POST", path, fixture="anthropic/error_429_rate_limit")
+    path = claude_and_path(gateway, "anthropic/error_429_rate_limit")
 
     with pytest.raises(openai.RateLimitError) as limited:
         gateway.client().chat.completions.create(model=f"claude/{CLAUDE}", messages=HELLO)
@@ -186,8 +197,7 @@ def test_a_rate_limited_claude_is_429_with_its_retry_after(gateway: Gateway) -> 
 
 
 def test_a_claude_stream_cut_midway_ends_with_an_openai_error_chunk(gateway: Gateway) -> None:
-    path = claude_and_path(gateway)
-    gateway.replay.route("POST", path, fixture="anthropic/messages_stream")
+    path = claude_and_path(gateway, "anthropic/messages_stream")
     # message_start, content_block_start, ping, then the first text delta: "-".
     gateway.replay.fail("POST", path, Fault.reset_after(4))
 
@@ -213,9 +223,9 @@ def test_a_claude_stream_cut_midway_ends_with_an_openai_error_chunk(gateway: Gat
 
 
 def test_a_gemini_stream_cut_midway_ends_with_an_openai_error_chunk(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, "gemini-2.0-flash-exp", "streamGenerateContent")
-    gateway.replay.route("POST", path, fixture="gemini/stream_sse")
+    path = route_gemini(
+        gateway, "gemini/stream_sse", model="gemini-2.0-flash-exp", method="streamGenerateContent"
+    )
     gateway.replay.fail("POST", path, Fault.reset_after(1))
 
     answer = chat(gateway, "gemini/gemini-2.0-flash-exp", stream=True)
@@ -234,8 +244,7 @@ def test_a_gemini_stream_cut_midway_ends_with_an_openai_error_chunk(gateway: Gat
 
 @pytest.mark.parametrize("auth", ["x-api-key", "bearer", "none"])
 def test_a_bad_access_key_is_401_authentication_error(gateway: Gateway, auth: str) -> None:
-    path = claude_and_path(gateway)
-    gateway.replay.route("POST", path, fixture="anthropic/messages_basic")
+    claude_and_path(gateway, "anthropic/messages_basic")
     wrong = gateway.app.key.secret[:-1] + ("A" if gateway.app.key.secret[-1] != "A" else "B")
 
     answer = post_messages(
@@ -288,8 +297,7 @@ def test_the_sdk_sees_a_bad_access_key_as_an_authentication_error(gateway: Gatew
 def test_a_bad_body_is_400_invalid_request_error(
     gateway: Gateway, body: Any, mentions: str
 ) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
-    gateway.replay.route("POST", upstream.chat, fixture="openai/chat_basic")
+    route_openai(gateway, "openai/chat_basic")
     add_gemini(gateway)
     gateway.replay.clear_requests()
 
@@ -344,8 +352,7 @@ def test_a_model_outside_the_keys_allowlist_is_403_permission_error(gateway: Gat
 
 
 def test_a_rate_limited_claude_is_429_rate_limit_error(gateway: Gateway) -> None:
-    path = claude_and_path(gateway)
-    gateway.replay.route("POST", path, fixture="anthropic/error_429_rate_limit")
+    path = claude_and_path(gateway, "anthropic/error_429_rate_limit")
 
     answer = message(gateway, f"claude/{CLAUDE}")
     with pytest.raises(anthropic.RateLimitError) as limited:
@@ -360,8 +367,7 @@ def test_a_rate_limited_claude_is_429_rate_limit_error(gateway: Gateway) -> None
 
 
 def test_a_rate_limited_openai_provider_is_429_rate_limit_error(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
-    gateway.replay.route("POST", upstream.chat, reply=rate_limited(30))
+    route_openai(gateway, reply=rate_limited(30))
 
     answer = message(gateway, "openai/gpt-4o-mini")
 
@@ -433,23 +439,6 @@ def test_a_refused_upstream_credential_is_502_api_error(
     assert (first.status, first.error_kind) == (502, "upstream_unauthorized")
 
 
-def refusing(gateway: Gateway, kind: str, fixture: str) -> tuple[str, str]:
-    """A provider of `kind` answering every call with `fixture`; the model to ask for and the
-    path the calls arrive at."""
-    if kind == "anthropic":
-        path = messages_path(add_claude(gateway))
-        model = f"claude/{CLAUDE}"
-    elif kind == "google":
-        path = gemini_path(add_gemini(gateway), GEMINI, "generateContent")
-        model = f"gemini/{GEMINI}"
-    else:
-        path = add_upstream(gateway.hub, gateway.replay).chat
-        model = "openai/gpt-4o-mini"
-    gateway.replay.route("POST", path, fixture=fixture)
-    gateway.replay.clear_requests()
-    return model, path
-
-
 @pytest.mark.parametrize(
     ("fixture", "status"),
     [("anthropic/error_401_authentication", 502), ("anthropic/error_400_prompt_too_long", 400)],
@@ -474,8 +463,7 @@ def test_an_echoed_credential_never_reaches_either_client(
 
 
 def test_a_claude_4xx_keeps_its_type_and_message(gateway: Gateway) -> None:
-    path = claude_and_path(gateway)
-    gateway.replay.route("POST", path, fixture="anthropic/error_400_prompt_too_long")
+    path = claude_and_path(gateway, "anthropic/error_400_prompt_too_long")
 
     answer = message(gateway, f"claude/{CLAUDE}")
 
@@ -484,8 +472,7 @@ def test_a_claude_4xx_keeps_its_type_and_message(gateway: Gateway) -> None:
 
 
 def test_an_openai_404_comes_back_as_not_found_error(gateway: Gateway) -> None:
-    upstream = add_upstream(gateway.hub, gateway.replay)
-    gateway.replay.route("POST", upstream.chat, fixture="openai/error_404_model_not_found")
+    route_openai(gateway, "openai/error_404_model_not_found")
 
     answer = message(gateway, "openai/gpt-4.1-nano-wrong")
 
@@ -548,13 +535,16 @@ def test_a_translated_stream_cut_midway_ends_with_an_error_event(
     gateway: Gateway, provider: str
 ) -> None:
     if provider == "openai":
-        path = add_upstream(gateway.hub, gateway.replay).chat
-        gateway.replay.route("POST", path, fixture="openai/chat_stream_include_usage")
+        path = route_openai(gateway, "openai/chat_stream_include_usage")
         gateway.replay.fail("POST", path, Fault.reset_after(3))
         model, text = "openai/gpt-5-nano", "1\n"
     else:
-        path = gemini_path(add_gemini(gateway), "gemini-2.0-flash-exp", "streamGenerateContent")
-        gateway.replay.route("POST", path, fixture="gemini/stream_sse")
+        path = route_gemini(
+            gateway,
+            "gemini/stream_sse",
+            model="gemini-2.0-flash-exp",
+            method="streamGenerateContent",
+        )
         gateway.replay.fail("POST", path, Fault.reset_after(2))
         model, text = "gemini/gemini-2.0-flash-exp", "The capital of France"
 

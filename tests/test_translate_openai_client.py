@@ -13,6 +13,7 @@ import pytest
 from conftest import (
     UPSTREAM_KEY,
     Gateway,
+    Response,
     SseEvent,
     is_usage_chunk,
     parse_sse,
@@ -23,76 +24,50 @@ from translate_helpers import (
     BERLIN_ARGS,
     CACHED_ANSWER,
     CLAUDE,
+    CLAUDE_TOOLS,
     GEMINI,
     GEMINI_EMBEDDING,
+    LANGUAGE_SCHEMA,
     REDACTED,
     SIGNATURE,
-    add_claude,
-    add_gemini,
-    add_with_recorded_listing,
+    WEATHER_SCHEMA,
+    add_listed_claude_and_gemini,
     anthropic_canonical,
     assert_cached_record,
     assert_gemini_call_ids,
+    assert_only_record,
     claude_message,
     claude_reply,
     claude_stream,
     claude_usage,
     declared_functions,
-    gemini_path,
     gemini_reply,
-    messages_path,
-    only_record,
+    gemini_vision_contents,
+    openai_vision_turn,
     posts,
     recorded_json,
+    route_claude,
+    route_gemini,
     thought_signature,
-    vision_png,
+    user,
 )
 
 INCLUDE_USAGE = [pytest.param(True, id="include_usage"), pytest.param(False, id="no_usage")]
+# A usage record's cache fields when the provider read no cache and wrote none.
+NO_CACHE = {"cached_tokens": 0, "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0}
 
-WEATHER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "latitude": {"type": "string", "description": "Latitude (e.g., 52.5200)"},
-        "longitude": {"type": "string", "description": "Longitude (e.g., 13.4050)"},
-    },
-    "required": ["latitude", "longitude"],
-}
-LANGUAGE_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+# CLAUDE_TOOLS as OpenAI's chat completions declare them.
 TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "function": {
-            "name": "weather",
-            "description": "Gets current weather for a location",
-            "parameters": WEATHER_SCHEMA,
+            "name": t["name"],
+            "description": t["description"],
+            "parameters": t["input_schema"],
         },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "best_language_to_learn",
-            "description": "Gets the best language to learn",
-            "parameters": LANGUAGE_SCHEMA,
-        },
-    },
+    }
+    for t in CLAUDE_TOOLS
 ]
-CLAUDE_TOOLS = [
-    {
-        "name": "weather",
-        "description": "Gets current weather for a location",
-        "input_schema": WEATHER_SCHEMA,
-    },
-    {
-        "name": "best_language_to_learn",
-        "description": "Gets the best language to learn",
-        "input_schema": LANGUAGE_SCHEMA,
-    },
-]
-
-
-def user(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": text}
 
 
 def chat_json(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
@@ -154,24 +129,29 @@ def tool_calls_of(payload: dict[str, Any]) -> list[tuple[str, str, Any]]:
     ]
 
 
-def assert_stream_ends_with_done(events: list[SseEvent]) -> None:
+def chunks_on_the_wire(answer: Response) -> list[dict[str, Any]]:
+    """The chunks of a streamed answer as the gateway sent them, after checking they came as an
+    event stream of chat.completion.chunk events ending with one [DONE]."""
+    assert answer.status == 200, answer
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(answer.body)
     assert events[-1] == SseEvent(None, "[DONE]")
     assert all(e.json()["object"] == "chat.completion.chunk" for e in events[:-1])
     assert [e for e in events[:-1] if e.data == "[DONE]"] == []
+    return [e.json() for e in events[:-1]]
 
 
 # --- Claude: plain answers -------------------------------------------------------------------
 
 
 def test_a_plain_claude_answer_comes_back_as_a_chat_completion(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_basic")
+    path = route_claude(gateway, "anthropic/messages_basic")
     gateway.replay.clear_requests()
 
     payload = chat_json(gateway, {"model": f"claude/{CLAUDE}", "messages": [user("What's 2 + 2?")]})
 
     [call] = gateway.replay.requests
-    assert (call.method, call.path) == ("POST", messages_path(claude))
+    assert (call.method, call.path) == ("POST", path)
     assert anthropic_canonical(call.json()) == {
         "model": CLAUDE,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "What's 2 + 2?"}]}],
@@ -197,16 +177,18 @@ def test_a_plain_claude_answer_comes_back_as_a_chat_completion(gateway: Gateway)
         13,
         29,
     )
-    record = only_record(gateway)
-    assert (record["provider"], record["model_requested"], record["model_served"]) == (
-        "claude",
-        f"claude/{CLAUDE}",
-        CLAUDE,
+    assert_only_record(
+        gateway,
+        provider="claude",
+        model_requested=f"claude/{CLAUDE}",
+        model_served=CLAUDE,
+        prompt_tokens=16,
+        completion_tokens=13,
+        reasoning_tokens=0,
+        **NO_CACHE,
+        status=200,
+        error_kind="",
     )
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (16, 13)
-    assert (record["cached_tokens"], record["reasoning_tokens"]) == (0, 0)
-    assert (record["cache_write_5m_tokens"], record["cache_write_1h_tokens"]) == (0, 0)
-    assert (record["status"], record["error_kind"]) == (200, "")
 
 
 @pytest.mark.parametrize(
@@ -222,12 +204,11 @@ def test_a_plain_claude_answer_comes_back_as_a_chat_completion(gateway: Gateway)
 def test_max_tokens_is_filled_in_when_absent(
     gateway: Gateway, model: str, extra: dict[str, Any], max_tokens: int
 ) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_basic")
+    path = route_claude(gateway, "anthropic/messages_basic")
 
     chat_json(gateway, {"model": f"claude/{model}", "messages": [user("Hi")], **extra})
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     sent: Any = call.json()
     assert sent["max_tokens"] == max_tokens
     assert "max_completion_tokens" not in sent
@@ -240,8 +221,7 @@ def test_max_tokens_is_filled_in_when_absent(
 def test_system_sampling_and_stop_are_translated_and_hints_left_out(
     gateway: Gateway, stop: Any, sequences: list[str]
 ) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_basic")
+    path = route_claude(gateway, "anthropic/messages_basic")
 
     payload = chat_json(
         gateway,
@@ -264,7 +244,7 @@ def test_system_sampling_and_stop_are_translated_and_hints_left_out(
         },
     )
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     assert anthropic_canonical(call.json()) == {
         "model": CLAUDE,
         "system": [{"type": "text", "text": "Answer in French."}],
@@ -278,29 +258,19 @@ def test_system_sampling_and_stop_are_translated_and_hints_left_out(
 
 
 def test_a_data_url_image_becomes_a_base64_image_block(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
     fixture = "anthropic/messages_vision_base64"
-    gateway.replay.route("POST", messages_path(claude), fixture=fixture)
-    png = vision_png()
+    path = route_claude(gateway, fixture)
 
     payload = chat_json(
         gateway,
         {
             "model": f"claude/{CLAUDE}",
-            "messages": [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": "What do you see in this image?"},
-                        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
-                    ],
-                }
-            ],
+            "messages": [openai_vision_turn()],
             "max_tokens": 64000,
         },
     )
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     assert anthropic_canonical(call.json()) == anthropic_canonical(recorded_request(fixture))
     recorded = recorded_json(fixture)
     assert payload["choices"][0]["message"]["content"] == recorded["content"][0]["text"]
@@ -328,8 +298,7 @@ def test_a_data_url_image_becomes_a_base64_image_block(gateway: Gateway) -> None
 def test_tools_go_up_as_claude_tools_and_tool_use_comes_back_as_tool_calls(
     gateway: Gateway, tool_choice: Any, upstream_choice: Any
 ) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_tool_use")
+    path = route_claude(gateway, "anthropic/messages_tool_use")
     body: dict[str, Any] = {
         "model": f"claude/{CLAUDE}",
         "messages": [user(BERLIN)],
@@ -340,7 +309,7 @@ def test_tools_go_up_as_claude_tools_and_tool_use_comes_back_as_tool_calls(
 
     payload = chat_json(gateway, body)
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     sent: Any = call.json()
     assert sent["tools"] == CLAUDE_TOOLS
     assert sent.get("tool_choice") == upstream_choice
@@ -355,8 +324,7 @@ def test_tools_go_up_as_claude_tools_and_tool_use_comes_back_as_tool_calls(
 
 
 def test_tool_results_go_back_as_one_user_turn_of_tool_result_blocks(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_basic")
+    path = route_claude(gateway, "anthropic/messages_basic")
     calls = [
         {
             "id": "toolu_01TjHdHxyQNDy4DipRieJU5n",
@@ -392,7 +360,7 @@ def test_tool_results_go_back_as_one_user_turn_of_tool_result_blocks(gateway: Ga
         },
     )
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     sent = anthropic_canonical(call.json())
     assert sent["tools"] == CLAUDE_TOOLS
     assert sent["messages"] == [
@@ -457,9 +425,7 @@ THINKING_ANSWER = claude_message(
 
 
 def test_thinking_comes_back_with_its_signature_and_goes_up_again(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    path = messages_path(claude)
-    gateway.replay.route("POST", path, reply=claude_reply(THINKING_ANSWER), times=1)
+    path = route_claude(gateway, reply=claude_reply(THINKING_ANSWER), times=1)
     question = user("What's the weather in Berlin? (52.5200, 13.4050)")
     first: dict[str, Any] = {
         "model": "claude/claude-sonnet-4-5",
@@ -493,19 +459,7 @@ def test_thinking_comes_back_with_its_signature_and_goes_up_again(gateway: Gatew
     for sent in (asked, followed):
         assert sent["thinking"]["type"] == "enabled", sent
         assert 1024 <= sent["thinking"]["budget_tokens"] < sent["max_tokens"], sent
-    assert followed["messages"][1] == {
-        "role": "assistant",
-        "content": [
-            {"type": "thinking", "thinking": THOUGHT, "signature": SIGNATURE},
-            {"type": "text", "text": "I'll look up the weather in Berlin."},
-            {
-                "type": "tool_use",
-                "id": "toolu_01D7FLrfh4GYq7yT1ULFeyMV",
-                "name": "weather",
-                "input": BERLIN_ARGS,
-            },
-        ],
-    }
+    assert followed["messages"][1] == {"role": "assistant", "content": THINKING_ANSWER["content"]}
     assert followed["messages"][2] == {
         "role": "user",
         "content": [
@@ -519,8 +473,6 @@ def test_thinking_comes_back_with_its_signature_and_goes_up_again(gateway: Gatew
 
 
 def test_redacted_thinking_comes_back_and_goes_up_as_it_was(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    path = messages_path(claude)
     redacted = claude_message(
         [
             {"type": "redacted_thinking", "data": REDACTED},
@@ -528,7 +480,7 @@ def test_redacted_thinking_comes_back_and_goes_up_as_it_was(gateway: Gateway) ->
         ],
         model="claude-sonnet-4-5-20250929",
     )
-    gateway.replay.route("POST", path, reply=claude_reply(redacted), times=1)
+    path = route_claude(gateway, reply=claude_reply(redacted), times=1)
     body: dict[str, Any] = {
         "model": "claude/claude-sonnet-4-5",
         "messages": [user("Weather in Berlin?")],
@@ -559,8 +511,7 @@ def test_redacted_thinking_comes_back_and_goes_up_as_it_was(gateway: Gateway) ->
 
 
 def test_streamed_thinking_comes_as_reasoning_content_deltas(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), reply=claude_stream(THINKING_ANSWER))
+    route_claude(gateway, reply=claude_stream(THINKING_ANSWER))
 
     chunks = stream_chunks(
         gateway,
@@ -586,9 +537,8 @@ def test_streamed_thinking_comes_as_reasoning_content_deltas(gateway: Gateway) -
 
 @pytest.mark.parametrize("include_usage", INCLUDE_USAGE)
 def test_a_claude_stream_comes_back_as_chunks(gateway: Gateway, include_usage: bool) -> None:
-    claude = add_claude(gateway)
     fixture = "anthropic/messages_stream"
-    gateway.replay.route("POST", messages_path(claude), fixture=fixture)
+    path = route_claude(gateway, fixture)
     body: dict[str, Any] = {
         "model": "claude/claude-sonnet-4-5",
         "messages": [user("Two names for a pet pelican, be brief")],
@@ -601,7 +551,7 @@ def test_a_claude_stream_comes_back_as_chunks(gateway: Gateway, include_usage: b
 
     chunks = stream_chunks(gateway, body)
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     assert anthropic_canonical(call.json()) == anthropic_canonical(recorded_request(fixture))
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert {c["model"] for c in chunks} == {"claude-sonnet-4-5-20250929"}
@@ -618,14 +568,13 @@ def test_a_claude_stream_comes_back_as_chunks(gateway: Gateway, include_usage: b
         )
     else:
         assert usage == []
-    record = only_record(gateway)
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (17, 10)
-    assert record["model_served"] == "claude-sonnet-4-5-20250929"
+    assert_only_record(
+        gateway, prompt_tokens=17, completion_tokens=10, model_served="claude-sonnet-4-5-20250929"
+    )
 
 
 def test_a_claude_stream_on_the_wire_ends_with_done(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_stream")
+    route_claude(gateway, "anthropic/messages_stream")
 
     answer = gateway.post(
         "/v1/chat/completions",
@@ -636,11 +585,7 @@ def test_a_claude_stream_on_the_wire_ends_with_done(gateway: Gateway) -> None:
         },
     )
 
-    assert answer.status == 200, answer
-    assert answer.headers["content-type"].startswith("text/event-stream")
-    events = parse_sse(answer.body)
-    assert_stream_ends_with_done(events)
-    chunks = [e.json() for e in events[:-1]]
+    chunks = chunks_on_the_wire(answer)
     assert joined(chunks, "content") == "- Captain\n- Scoop"
     assert usage_chunks(chunks) == []
 
@@ -649,9 +594,8 @@ def test_a_claude_stream_on_the_wire_ends_with_done(gateway: Gateway) -> None:
 def test_a_claude_tool_use_stream_comes_back_as_tool_call_chunks(
     gateway: Gateway, include_usage: bool
 ) -> None:
-    claude = add_claude(gateway)
     fixture = "anthropic/messages_stream_tool_use"
-    gateway.replay.route("POST", messages_path(claude), fixture=fixture)
+    path = route_claude(gateway, fixture)
     body: dict[str, Any] = {
         "model": f"claude/{CLAUDE}",
         "messages": [user("Generate one name for a pet pelican")],
@@ -673,7 +617,7 @@ def test_a_claude_tool_use_stream_comes_back_as_tool_call_chunks(
 
     chunks = stream_chunks(gateway, body)
 
-    [call] = gateway.replay.requests_to(messages_path(claude))
+    [call] = gateway.replay.requests_to(path)
     sent: Any = call.json()
     assert sent["stream"] is True
     assert sent["tools"] == [
@@ -700,7 +644,6 @@ def test_a_claude_tool_use_stream_comes_back_as_tool_call_chunks(
 
 
 def test_tool_arguments_are_streamed_as_they_come(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
     answer = claude_message(
         [
             {"type": "text", "text": "Checking the weather."},
@@ -714,7 +657,7 @@ def test_tool_arguments_are_streamed_as_they_come(gateway: Gateway) -> None:
         ],
         stop_reason="tool_use",
     )
-    gateway.replay.route("POST", messages_path(claude), reply=claude_stream(answer))
+    route_claude(gateway, reply=claude_stream(answer))
 
     chunks = stream_chunks(
         gateway,
@@ -736,8 +679,7 @@ def test_tool_arguments_are_streamed_as_they_come(gateway: Gateway) -> None:
 
 
 def test_cache_reads_and_writes_count_as_prompt_tokens(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), reply=claude_reply(CACHED_ANSWER))
+    route_claude(gateway, reply=claude_reply(CACHED_ANSWER))
 
     payload = chat_json(gateway, {"model": f"claude/{CLAUDE}", "messages": [user("Again?")]})
 
@@ -753,8 +695,7 @@ def test_cache_reads_and_writes_count_as_prompt_tokens(gateway: Gateway) -> None
 
 
 def test_cache_usage_of_a_stream(gateway: Gateway) -> None:
-    claude = add_claude(gateway)
-    gateway.replay.route("POST", messages_path(claude), reply=claude_stream(CACHED_ANSWER))
+    route_claude(gateway, reply=claude_stream(CACHED_ANSWER))
 
     chunks = stream_chunks(
         gateway,
@@ -781,9 +722,7 @@ def test_cache_usage_of_a_stream(gateway: Gateway) -> None:
 
 
 def test_a_plain_gemini_answer_comes_back_as_a_chat_completion(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture="gemini/generate_basic")
+    path = route_gemini(gateway, "gemini/generate_basic")
     gateway.replay.clear_requests()
 
     payload = chat_json(gateway, {"model": f"gemini/{GEMINI}", "messages": [user("What's 2 + 2?")]})
@@ -808,21 +747,20 @@ def test_a_plain_gemini_answer_comes_back_as_a_chat_completion(gateway: Gateway)
         41,
     )
     assert usage["completion_tokens_details"]["reasoning_tokens"] == 23
-    record = only_record(gateway)
-    assert (record["provider"], record["model_requested"], record["model_served"]) == (
-        "gemini",
-        f"gemini/{GEMINI}",
-        GEMINI,
+    assert_only_record(
+        gateway,
+        provider="gemini",
+        model_requested=f"gemini/{GEMINI}",
+        model_served=GEMINI,
+        prompt_tokens=10,
+        completion_tokens=31,
+        reasoning_tokens=23,
+        **NO_CACHE,
     )
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (10, 31)
-    assert (record["reasoning_tokens"], record["cached_tokens"]) == (23, 0)
-    assert (record["cache_write_5m_tokens"], record["cache_write_1h_tokens"]) == (0, 0)
 
 
 def test_system_and_generation_settings_go_into_gemini_fields(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture="gemini/generate_basic")
+    path = route_gemini(gateway, "gemini/generate_basic")
 
     chat_json(
         gateway,
@@ -849,9 +787,7 @@ def test_system_and_generation_settings_go_into_gemini_fields(gateway: Gateway) 
 
 
 def test_reasoning_effort_becomes_a_gemini_thinking_budget(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture="gemini/generate_basic")
+    path = route_gemini(gateway, "gemini/generate_basic")
 
     chat_json(
         gateway,
@@ -865,39 +801,20 @@ def test_reasoning_effort_becomes_a_gemini_thinking_budget(gateway: Gateway) -> 
 
 
 def test_a_data_url_image_becomes_inline_data(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/vision_inline_data"
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture=fixture)
-    png = vision_png()
+    path = route_gemini(gateway, fixture)
 
     payload = chat_json(
         gateway,
         {
             "model": f"gemini/{GEMINI}",
-            "messages": [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": "What do you see in this image?"},
-                        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
-                    ],
-                }
-            ],
+            "messages": [openai_vision_turn()],
         },
     )
 
     [call] = gateway.replay.requests_to(path)
     sent: Any = call.json()
-    assert sent["contents"] == [
-        {
-            "role": "user",
-            "parts": [
-                {"text": "What do you see in this image?"},
-                {"inlineData": {"mimeType": "image/png", "data": png}},
-            ],
-        }
-    ]
+    assert sent["contents"] == gemini_vision_contents()
     recorded = recorded_json(fixture)
     text = recorded["candidates"][0]["content"]["parts"][0]["text"]
     assert payload["choices"][0]["message"]["content"] == text
@@ -922,10 +839,8 @@ def test_a_data_url_image_becomes_inline_data(gateway: Gateway) -> None:
 def test_tools_go_up_as_function_declarations_and_calls_come_back(
     gateway: Gateway, tool_choice: Any, config: Any
 ) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/function_call"
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture=fixture)
+    path = route_gemini(gateway, fixture)
 
     payload = chat_json(
         gateway,
@@ -976,10 +891,8 @@ def without_ids(part: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_tool_call_sent_back_carries_its_thought_signature(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/function_call"
-    path = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", path, fixture=fixture, times=1)
+    path = route_gemini(gateway, fixture, times=1)
     first: dict[str, Any] = {
         "model": f"gemini/{GEMINI}",
         "messages": [user(BERLIN)],
@@ -1024,10 +937,10 @@ def test_a_tool_call_sent_back_carries_its_thought_signature(gateway: Gateway) -
 
 @pytest.mark.parametrize("include_usage", INCLUDE_USAGE)
 def test_a_gemini_stream_comes_back_as_chunks(gateway: Gateway, include_usage: bool) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/stream_sse"
-    path = gemini_path(gemini, "gemini-2.0-flash-exp", "streamGenerateContent")
-    gateway.replay.route("POST", path, fixture=fixture)
+    path = route_gemini(
+        gateway, fixture, model="gemini-2.0-flash-exp", method="streamGenerateContent"
+    )
     body: dict[str, Any] = {
         "model": "gemini/gemini-2.0-flash-exp",
         "messages": [
@@ -1062,15 +975,15 @@ def test_a_gemini_stream_comes_back_as_chunks(gateway: Gateway, include_usage: b
         )
     else:
         assert usage_chunks(chunks) == []
-    record = only_record(gateway)
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (13, 8)
-    assert record["model_served"] == "gemini-2.0-flash-exp"
+    assert_only_record(
+        gateway, prompt_tokens=13, completion_tokens=8, model_served="gemini-2.0-flash-exp"
+    )
 
 
 def test_a_gemini_stream_on_the_wire_ends_with_done(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, "gemini-2.0-flash-exp", "streamGenerateContent")
-    gateway.replay.route("POST", path, fixture="gemini/stream_sse")
+    route_gemini(
+        gateway, "gemini/stream_sse", model="gemini-2.0-flash-exp", method="streamGenerateContent"
+    )
 
     answer = gateway.post(
         "/v1/chat/completions",
@@ -1082,11 +995,7 @@ def test_a_gemini_stream_on_the_wire_ends_with_done(gateway: Gateway) -> None:
         },
     )
 
-    assert answer.status == 200, answer
-    assert answer.headers["content-type"].startswith("text/event-stream")
-    events = parse_sse(answer.body)
-    assert_stream_ends_with_done(events)
-    chunks = [e.json() for e in events[:-1]]
+    chunks = chunks_on_the_wire(answer)
     assert is_usage_chunk(chunks[-1])
     assert [c for c in chunks[:-1] if is_usage_chunk(c)] == []
 
@@ -1095,10 +1004,8 @@ def test_a_gemini_stream_on_the_wire_ends_with_done(gateway: Gateway) -> None:
 def test_a_gemini_function_call_stream_comes_back_as_tool_call_chunks(
     gateway: Gateway, include_usage: bool
 ) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/stream_function_call"
-    path = gemini_path(gemini, GEMINI, "streamGenerateContent")
-    gateway.replay.route("POST", path, fixture=fixture)
+    path = route_gemini(gateway, fixture, method="streamGenerateContent")
     body: dict[str, Any] = {
         "model": f"gemini/{GEMINI}",
         "messages": [user("What's the weather in Berlin? (52.5200, 13.4050)")],
@@ -1125,19 +1032,15 @@ def test_a_gemini_function_call_stream_comes_back_as_tool_call_chunks(
         assert usage["completion_tokens_details"]["reasoning_tokens"] == 43
     else:
         assert usage_chunks(chunks) == []
-    record = only_record(gateway)
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (103, 73)
-    assert record["reasoning_tokens"] == 43
+    assert_only_record(gateway, prompt_tokens=103, completion_tokens=73, reasoning_tokens=43)
 
 
 # --- Gemini embeddings -----------------------------------------------------------------------
 
 
 def test_embeddings_of_a_list_go_to_batch_embed_contents(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
     fixture = "gemini/batch_embed_contents"
-    path = gemini_path(gemini, GEMINI_EMBEDDING, "batchEmbedContents")
-    gateway.replay.route("POST", path, fixture=fixture)
+    path = route_gemini(gateway, fixture, model=GEMINI_EMBEDDING, method="batchEmbedContents")
     gateway.replay.clear_requests()
 
     raw = gateway.client().embeddings.with_raw_response.create(
@@ -1158,20 +1061,12 @@ def test_embeddings_of_a_list_go_to_batch_embed_contents(gateway: Gateway) -> No
     assert [(d["object"], d["index"]) for d in payload["data"]] == [("embedding", 0)]
     assert result.data[0].embedding == values
     assert len(values) == 768
-    record = only_record(gateway)
-    assert (record["provider"], record["model_served"], record["status"]) == (
-        "gemini",
-        GEMINI_EMBEDDING,
-        200,
-    )
+    assert_only_record(gateway, provider="gemini", model_served=GEMINI_EMBEDDING, status=200)
 
 
 def test_embeddings_of_one_string_go_to_embed_content(gateway: Gateway) -> None:
-    gemini = add_gemini(gateway)
-    path = gemini_path(gemini, GEMINI_EMBEDDING, "embedContent")
-    gateway.replay.route(
-        "POST", path, reply=gemini_reply({"embedding": {"values": [0.25, -0.5, 0.125]}})
-    )
+    embedded = gemini_reply({"embedding": {"values": [0.25, -0.5, 0.125]}})
+    path = route_gemini(gateway, model=GEMINI_EMBEDDING, method="embedContent", reply=embedded)
 
     result = gateway.client().embeddings.create(
         model=f"gemini/{GEMINI_EMBEDDING}", input="Hello world", encoding_format="float"
@@ -1195,16 +1090,7 @@ def listed_ids(fixture: str) -> list[str]:
 
 
 def test_bare_names_resolve_through_the_recorded_listings(gateway: Gateway) -> None:
-    claude = add_with_recorded_listing(
-        gateway.hub, gateway.replay, "anthropic", "claude", "anthropic/models_list"
-    )
-    gemini = add_with_recorded_listing(
-        gateway.hub, gateway.replay, "google", "gemini", "gemini/models_list"
-    )
-    gateway.replay.route("POST", messages_path(claude), fixture="anthropic/messages_basic")
-    generate = gemini_path(gemini, GEMINI, "generateContent")
-    gateway.replay.route("POST", generate, fixture="gemini/generate_basic")
-    gateway.replay.clear_requests()
+    messages, generate = add_listed_claude_and_gemini(gateway)
 
     listed = sorted(m.id for m in gateway.client().models.list())
     to_claude = chat_json(gateway, {"model": CLAUDE, "messages": [user("What's 2 + 2?")]})
@@ -1216,6 +1102,6 @@ def test_bare_names_resolve_through_the_recorded_listings(gateway: Gateway) -> N
     )
     assert to_claude["choices"][0]["message"]["content"] == "2 + 2 = 4"
     assert to_gemini["choices"][0]["message"]["content"] == "2 + 2 = **4**"
-    assert posts(gateway.replay) == [messages_path(claude), generate]
+    assert posts(gateway.replay) == [messages, generate]
     providers = [r.provider for r in reversed(gateway.hub.usage.query().records)]
     assert providers == ["claude", "gemini"]

@@ -51,47 +51,95 @@ SIGNATURE = (
 REDACTED = "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YfWXGmKDxH4mPnZ"
 
 
+# The tools of the recorded tool calls: the weather call's and the language call's.
+WEATHER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "latitude": {"type": "string", "description": "Latitude (e.g., 52.5200)"},
+        "longitude": {"type": "string", "description": "Longitude (e.g., 13.4050)"},
+    },
+    "required": ["latitude", "longitude"],
+}
+LANGUAGE_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+# As Anthropic's Messages API declares them.
+CLAUDE_TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "weather",
+        "description": "Gets current weather for a location",
+        "input_schema": WEATHER_SCHEMA,
+    },
+    {
+        "name": "best_language_to_learn",
+        "description": "Gets the best language to learn",
+        "input_schema": LANGUAGE_SCHEMA,
+    },
+]
+
+# The question of the recorded vision calls of both wires.
+VISION_QUESTION = "What do you see in this image?"
+
+
+def user(text: str) -> dict[str, Any]:
+    """A user turn of `text`, as both wires spell it."""
+    return {"role": "user", "content": text}
+
+
 # --- providers -------------------------------------------------------------------------------
 
 
-def add_claude(
-    gateway: Gateway,
-    *,
-    name: str = "claude",
-    keys: tuple[str, ...] = (UPSTREAM_KEY,),
-    models: list[str] | None = None,
-    weights: tuple[int, ...] | None = None,
-) -> Upstream:
-    """A provider of kind "anthropic" at ``<replay>/<name>`` listing `models`."""
+def add_claude(gateway: Gateway, **options: Any) -> Upstream:
+    """A provider of kind "anthropic" at ``<replay>/claude`` listing CLAUDE_MODELS; `options`
+    (name, keys, models, weights) as add_upstream takes them."""
     return add_upstream(
         gateway.hub,
         gateway.replay,
         "anthropic",
-        name=name,
-        keys=keys,
-        models=CLAUDE_MODELS if models is None else models,
-        weights=weights,
+        **{"name": "claude", "models": CLAUDE_MODELS, **options},
     )
 
 
-def add_gemini(
-    gateway: Gateway,
-    *,
-    name: str = "gemini",
-    keys: tuple[str, ...] = (UPSTREAM_KEY,),
-    models: list[str] | None = None,
-    weights: tuple[int, ...] | None = None,
-) -> Upstream:
-    """A provider of kind "google" (Gemini's wire) at ``<replay>/<name>`` listing `models`."""
+def add_gemini(gateway: Gateway, **options: Any) -> Upstream:
+    """A provider of kind "google" (Gemini's wire) at ``<replay>/gemini`` listing
+    GEMINI_MODELS; `options` as add_upstream takes them."""
     return add_upstream(
         gateway.hub,
         gateway.replay,
         "google",
-        name=name,
-        keys=keys,
-        models=GEMINI_MODELS if models is None else models,
-        weights=weights,
+        **{"name": "gemini", "models": GEMINI_MODELS, **options},
     )
+
+
+def route_claude(gateway: Gateway, fixture: str | None = None, **answer: Any) -> str:
+    """A Claude provider whose Messages API answers with the recording `fixture` (or with
+    `answer`: reply=, times= as ReplayServer.route takes them); the path its calls arrive at."""
+    path = messages_path(add_claude(gateway))
+    gateway.replay.route("POST", path, fixture=fixture, **answer)
+    return path
+
+
+def route_gemini(
+    gateway: Gateway,
+    fixture: str | None = None,
+    *,
+    model: str = GEMINI,
+    method: str = "generateContent",
+    **answer: Any,
+) -> str:
+    """A Gemini provider whose `method` of `model` answers with the recording `fixture` (or
+    with `answer`, as route_claude); the path its calls arrive at."""
+    path = gemini_path(add_gemini(gateway), model, method)
+    gateway.replay.route("POST", path, fixture=fixture, **answer)
+    return path
+
+
+def route_openai(
+    gateway: Gateway, fixture: str | None = None, *, kind: str = "openai", **answer: Any
+) -> str:
+    """A provider of the OpenAI family whose chat completions answer with the recording
+    `fixture` (or with `answer`, as route_claude); the path its calls arrive at."""
+    path = add_upstream(gateway.hub, gateway.replay, kind).chat
+    gateway.replay.route("POST", path, fixture=fixture, **answer)
+    return path
 
 
 def add_with_recorded_listing(
@@ -109,6 +157,21 @@ def add_with_recorded_listing(
         credential_name="key-1",
     )
     return Upstream(name, kind, (UPSTREAM_KEY,), (provider.credentials[0].id,))
+
+
+def add_listed_claude_and_gemini(gateway: Gateway) -> tuple[str, str]:
+    """Claude and Gemini providers whose checks are answered with the recorded model listings
+    and whose calls with the recorded basic answers, the replay server's requests so far
+    forgotten; the paths of Claude's Messages API and Gemini's generateContent."""
+    hub, replay = gateway.hub, gateway.replay
+    claude = add_with_recorded_listing(hub, replay, "anthropic", "claude", "anthropic/models_list")
+    gemini = add_with_recorded_listing(hub, replay, "google", "gemini", "gemini/models_list")
+    messages = messages_path(claude)
+    generate = gemini_path(gemini, GEMINI, "generateContent")
+    replay.route("POST", messages, fixture="anthropic/messages_basic")
+    replay.route("POST", generate, fixture="gemini/generate_basic")
+    replay.clear_requests()
+    return messages, generate
 
 
 def messages_path(upstream: Upstream) -> str:
@@ -491,11 +554,17 @@ CACHED_ANSWER = claude_message([{"type": "text", "text": "From the cache."}], us
 
 def assert_cached_record(gateway: Gateway) -> None:
     """The one usage record holds CACHED_USAGE: reads and writes counted as prompt tokens."""
-    record = only_record(gateway)
-    assert (record["prompt_tokens"], record["completion_tokens"]) == (2400, 50)
-    assert (record["cached_tokens"], record["reasoning_tokens"]) == (2000, 0)
-    assert (record["cache_write_5m_tokens"], record["cache_write_1h_tokens"]) == (200, 100)
-    assert (record["provider"], record["model_served"]) == ("claude", CLAUDE)
+    assert_only_record(
+        gateway,
+        prompt_tokens=2400,
+        completion_tokens=50,
+        cached_tokens=2000,
+        reasoning_tokens=0,
+        cache_write_5m_tokens=200,
+        cache_write_1h_tokens=100,
+        provider="claude",
+        model_served=CLAUDE,
+    )
 
 
 def record_fields(record: Any) -> dict[str, Any]:
@@ -506,6 +575,12 @@ def record_fields(record: Any) -> dict[str, Any]:
 def only_record(gateway: Gateway) -> dict[str, Any]:
     [record] = gateway.hub.usage.query().records
     return record_fields(record)
+
+
+def assert_only_record(gateway: Gateway, **expected: Any) -> None:
+    """The one usage record has the `expected` fields (others are not looked at)."""
+    record = only_record(gateway)
+    assert {field: record[field] for field in expected} == expected, record
 
 
 def recorded_request_bytes(fixture: str) -> bytes:
@@ -520,3 +595,31 @@ def vision_png() -> str:
         if block["type"] == "image":
             return str(block["source"]["data"])
     raise AssertionError("the recording has no image")
+
+
+def claude_vision_turn() -> dict[str, Any]:
+    """The user turn of the recorded vision calls as Anthropic's Messages API spells it: the
+    question, and the PNG as a base64 image block."""
+    image = {"type": "base64", "media_type": "image/png", "data": vision_png()}
+    return {
+        "role": "user",
+        "content": [{"type": "text", "text": VISION_QUESTION}, {"type": "image", "source": image}],
+    }
+
+
+def openai_vision_turn() -> dict[str, Any]:
+    """The same turn as chat completions spell it: the PNG as a data URL."""
+    url = f"data:image/png;base64,{vision_png()}"
+    return {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": VISION_QUESTION},
+            {"type": "image_url", "image_url": {"url": url}},
+        ],
+    }
+
+
+def gemini_vision_contents() -> list[dict[str, Any]]:
+    """What Gemini is sent for either spelling: the question, and the PNG as inline data."""
+    png = {"mimeType": "image/png", "data": vision_png()}
+    return [{"role": "user", "parts": [{"text": VISION_QUESTION}, {"inlineData": png}]}]

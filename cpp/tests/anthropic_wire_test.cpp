@@ -1,85 +1,22 @@
 #include "gateway/anthropic_wire.hpp"
 
+#include "fixtures.hpp"
 #include "gateway/sse.hpp"
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 namespace aignehub::gateway::anthropic {
 namespace {
 
-namespace fs = std::filesystem;
 using canon::event_kind;
 using canon::finish;
 using canon::part_kind;
-
-// ---- fixtures --------------------------------------------------------------------------------
-
-// The shared recordings: $AIGNEHUB_FIXTURES, ../shared/fixtures from the working directory, or
-// the same place relative to this source file.
-fs::path fixtures_root() {
-    std::vector<fs::path> candidates;
-    if (const char* env = std::getenv("AIGNEHUB_FIXTURES"); env != nullptr && *env != '\0') {
-        candidates.emplace_back(env);
-    }
-    candidates.emplace_back("../shared/fixtures");
-    candidates.emplace_back(fs::path(__FILE__).parent_path() / "../../../shared/fixtures");
-    for (const auto& c : candidates) {
-        std::error_code ec;
-        if (fs::is_directory(c / "dev" / "anthropic", ec)) {
-            return c;
-        }
-    }
-    return {};
-}
-
-struct recording {
-    std::string request;
-    std::string response;
-    unsigned status = 0;
-};
-
-bool load(std::string_view name, recording& out) {
-    const fs::path root = fixtures_root();
-    if (root.empty()) {
-        return false;
-    }
-    std::ifstream in(root / "dev" / "anthropic" / (std::string(name) + ".json"));
-    if (!in) {
-        return false;
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    const ojson file = ojson::parse(text.str());
-    const ojson& req = file["request"]["body"];
-    out.request = req.is_string() ? req.get<std::string>() : std::string();
-    out.response = file["response"]["body"].get<std::string>();
-    out.status = file["response"]["status"].get<unsigned>();
-    return true;
-}
-
-#define LOAD_OR_SKIP(name, var)                                                                    \
-    recording var;                                                                                 \
-    if (!load(name, var)) {                                                                        \
-        GTEST_SKIP() << "the recording " << (name)                                                 \
-                     << " is not here (set AIGNEHUB_FIXTURES to the fixtures folder)";             \
-    }
+using namespace fixtures;
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-std::vector<std::string> split_events(std::string_view stream) {
-    event_splitter splitter;
-    std::vector<std::string> out;
-    splitter.feed(stream, [&](std::string_view e) { out.emplace_back(e); });
-    EXPECT_TRUE(splitter.rest().empty()) << splitter.rest();
-    return out;
-}
 
 std::vector<canon::event> decode_stream(std::string_view stream, bool& done,
                                         std::optional<upstream_error>* error = nullptr) {
@@ -96,24 +33,6 @@ std::vector<canon::event> decode_stream(std::string_view stream, bool& done,
     }
     done = decoder->done();
     return events;
-}
-
-std::vector<canon::event> of_kind(const std::vector<canon::event>& events, event_kind kind) {
-    std::vector<canon::event> out;
-    for (const auto& e : events) {
-        if (e.kind == kind) {
-            out.push_back(e);
-        }
-    }
-    return out;
-}
-
-std::string joined(const std::vector<canon::event>& events, event_kind kind) {
-    std::string out;
-    for (const auto& e : of_kind(events, kind)) {
-        out += e.text;
-    }
-    return out;
 }
 
 ojson encoded(const canon::chat_request& r, std::string_view model = "claude-sonnet-4-5") {
@@ -133,50 +52,22 @@ std::optional<bad_field> decode_refusal(std::string_view body) {
     return decode_request(body, r);
 }
 
-// Builders: GCC's -Wmissing-field-initializers flags designated initializers that leave
-// members out, and the canonical structs have many.
+// A part of `kind` with the fields `fill` sets.
 template <class Fn> canon::part part(part_kind kind, Fn&& fill) {
-    canon::part p;
-    p.kind = kind;
+    canon::part p = make_part(kind);
     fill(p);
     return p;
 }
 
-canon::part text(std::string t) {
-    return part(part_kind::text, [&](canon::part& p) { p.text = std::move(t); });
-}
-
-canon::part call(std::string id, std::string name, std::string arguments) {
-    return part(part_kind::tool_call, [&](canon::part& p) {
-        p.id = std::move(id);
-        p.name = std::move(name);
-        p.arguments = std::move(arguments);
-    });
-}
-
-canon::part thinking(std::string t, std::string signature) {
-    return part(part_kind::reasoning, [&](canon::part& p) {
-        p.text = std::move(t);
-        p.signature = std::move(signature);
-    });
-}
-
 canon::part redacted(std::string data) {
-    return part(part_kind::redacted_reasoning, [&](canon::part& p) { p.data = std::move(data); });
+    canon::part p = make_part(part_kind::redacted_reasoning);
+    p.data = std::move(data);
+    return p;
 }
 
 canon::message tool_message(std::string id, std::string result) {
-    canon::part p = part(part_kind::tool_result, [&](canon::part& r) { r.id = std::move(id); });
-    p.content.push_back(text(std::move(result)));
-    return canon::message{.who = canon::role::tool, .parts = {std::move(p)}};
-}
-
-canon::tool tool(std::string name, std::string description = {}, ojson parameters = nullptr) {
-    canon::tool t;
-    t.name = std::move(name);
-    t.description = std::move(description);
-    t.parameters = std::move(parameters);
-    return t;
+    return canon::message{.who = canon::role::tool,
+                          .parts = {result_part(std::move(id), std::move(result))}};
 }
 
 usage_counts counts(std::int64_t prompt, std::int64_t completion, std::int64_t cached,
@@ -191,37 +82,29 @@ usage_counts counts(std::int64_t prompt, std::int64_t completion, std::int64_t c
     return u;
 }
 
-canon::event ev(event_kind kind, std::string t = {}, int index = 0) {
-    canon::event e;
-    e.kind = kind;
-    e.text = std::move(t);
-    e.index = index;
-    return e;
-}
-
 canon::event begins(event_kind kind, std::string id, std::string name, int index = 0) {
-    canon::event e = ev(kind, {}, index);
+    canon::event e = make_event(kind, {}, index);
     e.id = std::move(id);
     e.name = std::move(name);
     return e;
 }
 
 canon::event finishes(finish reason, std::string stop_sequence = {}) {
-    canon::event e = ev(event_kind::finish);
+    canon::event e = make_event(event_kind::finish);
     e.reason = reason;
     e.stop_sequence = std::move(stop_sequence);
     return e;
 }
 
 canon::event counted(const usage_counts& usage) {
-    canon::event e = ev(event_kind::usage);
+    canon::event e = make_event(event_kind::usage);
     e.usage = usage;
     return e;
 }
 
 canon::chat_request hello() {
     canon::chat_request r;
-    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text("Hello")}});
+    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text_part("Hello")}});
     return r;
 }
 
@@ -244,7 +127,7 @@ TEST(AnthropicMaxTokens, FollowsTheModelFamily) {
 
 TEST(AnthropicEncodeRequest, MapsTheSamplingFieldsAndDefaultsMaxTokens) {
     canon::chat_request r = hello();
-    r.system.push_back(text("Be brief."));
+    r.system.push_back(text_part("Be brief."));
     r.temperature = 0.5;
     r.top_p = 0.9;
     r.top_k = 40;
@@ -277,16 +160,16 @@ TEST(AnthropicEncodeRequest, MapsTheSamplingFieldsAndDefaultsMaxTokens) {
 
 TEST(AnthropicEncodeRequest, KeepsCacheControlOnSystemPartsToolsAndContent) {
     canon::chat_request r = hello();
-    r.system.push_back(text("one"));
-    r.system.push_back(text("two"));
+    r.system.push_back(text_part("one"));
+    r.system.push_back(text_part("two"));
     r.system[1].cache_control = {{"type", "ephemeral"}, {"ttl", "1h"}};
     r.messages[0].parts[0].cache_control = {{"type", "ephemeral"}};
     r.tools.push_back(
-        tool("get_weather", "Weather", ojson::parse(R"({"type":"object","properties":{}})")));
+        make_tool("get_weather", "Weather", ojson::parse(R"({"type":"object","properties":{}})")));
     r.tools[0].strict = true; // no such thing on Anthropic: left out
     r.tools[0].cache_control = {{"type", "ephemeral"}};
-    r.tools.push_back(tool("no_params"));
-    r.tools.push_back(tool("untyped", "", ojson::parse(R"({"properties":{}})")));
+    r.tools.push_back(make_tool("no_params"));
+    r.tools.push_back(make_tool("untyped", "", ojson::parse(R"({"properties":{}})")));
     const ojson body = encoded(r);
     EXPECT_EQ(body["system"], ojson::parse(R"([{"type":"text","text":"one"},
         {"type":"text","text":"two","cache_control":{"type":"ephemeral","ttl":"1h"}}])"));
@@ -301,7 +184,7 @@ TEST(AnthropicEncodeRequest, KeepsCacheControlOnSystemPartsToolsAndContent) {
 
 TEST(AnthropicEncodeRequest, MapsToolChoiceAndParallelCalls) {
     canon::chat_request r = hello();
-    r.tools.push_back(tool("f"));
+    r.tools.push_back(make_tool("f"));
     r.tool_choice = canon::tool_mode::automatic;
     EXPECT_EQ(encoded(r)["tool_choice"], ojson::parse(R"({"type":"auto"})"));
     r.tool_choice = canon::tool_mode::none;
@@ -381,7 +264,7 @@ TEST(AnthropicEncodeRequest, RefusesWhatAnthropicCannotHonourNamingTheField) {
     expect(r, "top_k");
     r = hello();
     r.messages.push_back(
-        canon::message{.who = canon::role::assistant, .parts = {call("c1", "f", "[1,2]")}});
+        canon::message{.who = canon::role::assistant, .parts = {call_part("c1", "f", "[1,2]")}});
     expect(r, "messages[1].tool_calls[0].function.arguments");
     r.messages[1].parts[0].arguments = "{oops";
     expect(r, "messages[1].tool_calls[0].function.arguments");
@@ -394,18 +277,19 @@ TEST(AnthropicEncodeRequest, RefusesWhatAnthropicCannotHonourNamingTheField) {
 
 TEST(AnthropicEncodeRequest, MergesToolResultsAndTheFollowingUserTurnIntoOneMessage) {
     canon::chat_request r = hello();
-    r.messages.push_back(canon::message{
-        .who = canon::role::assistant,
-        .parts = {text("Let me look."), call("toolu_1", "weather", R"({"city":"Berlin"})"),
-                  call("call.2", "time", "  ")}});
+    r.messages.push_back(
+        canon::message{.who = canon::role::assistant,
+                       .parts = {text_part("Let me look."),
+                                 call_part("toolu_1", "weather", R"({"city":"Berlin"})"),
+                                 call_part("call.2", "time", "  ")}});
     r.messages.push_back(tool_message("toolu_1", "sunny"));
     canon::message second = tool_message("call.2", "noon");
     second.parts[0].is_error = true;
     second.parts[0].content.push_back(
         part(part_kind::image, [](canon::part& p) { p.url = "data:image/png;base64,iVBOR"; }));
     r.messages.push_back(std::move(second));
-    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text("Thanks")}});
-    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text("And?")}});
+    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text_part("Thanks")}});
+    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text_part("And?")}});
     const ojson body = encoded(r);
     EXPECT_EQ(body["messages"], ojson::parse(R"([
       {"role":"user","content":[{"type":"text","text":"Hello"}]},
@@ -423,8 +307,8 @@ TEST(AnthropicEncodeRequest, MergesToolResultsAndTheFollowingUserTurnIntoOneMess
 TEST(AnthropicEncodeRequest, PutsToolResultsFirstEvenAfterUserText) {
     canon::chat_request r;
     r.messages.push_back(
-        canon::message{.who = canon::role::assistant, .parts = {call("a", "f", "{}")}});
-    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text("x")}});
+        canon::message{.who = canon::role::assistant, .parts = {call_part("a", "f", "{}")}});
+    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text_part("x")}});
     r.messages.push_back(tool_message("a", "done"));
     const ojson body = encoded(r);
     ASSERT_EQ(body["messages"].size(), 2U);
@@ -478,10 +362,10 @@ TEST(AnthropicEncodeRequest, EncodesImagesAndDocuments) {
 
 TEST(AnthropicEncodeRequest, ReencodesThinkingExactlyAndDropsUnsignedThinking) {
     canon::chat_request r = hello();
-    r.messages.push_back(
-        canon::message{.who = canon::role::assistant,
-                       .parts = {thinking("unsigned, from elsewhere", ""), thinking("hmm", "sig=="),
-                                 redacted("opaque"), call("toolu_9", "f", "{}")}});
+    r.messages.push_back(canon::message{
+        .who = canon::role::assistant,
+        .parts = {reasoning_part("unsigned, from elsewhere", ""), reasoning_part("hmm", "sig=="),
+                  redacted("opaque"), call_part("toolu_9", "f", "{}")}});
     const ojson body = encoded(r);
     EXPECT_EQ(body["messages"][1]["content"], ojson::parse(R"([
       {"type":"thinking","thinking":"hmm","signature":"sig=="},
@@ -491,8 +375,8 @@ TEST(AnthropicEncodeRequest, ReencodesThinkingExactlyAndDropsUnsignedThinking) {
 
 TEST(AnthropicEncodeRequest, CountRequestsCarryOnlyWhatCountTokensTakes) {
     canon::chat_request r = hello();
-    r.system.push_back(text("sys"));
-    r.tools.push_back(tool("f"));
+    r.system.push_back(text_part("sys"));
+    r.tools.push_back(make_tool("f"));
     r.tool_choice = canon::tool_mode::automatic;
     r.reasoning_effort = "low";
     r.stream = true;
@@ -725,7 +609,7 @@ TEST(AnthropicDecodeRequest, FixtureRequestsSurviveDecodeAndEncode) {
     for (const std::string_view name :
          {"messages_basic", "messages_stream", "messages_stream_tool_use", "messages_tool_use",
           "messages_vision_base64", "error_400_prompt_too_long"}) {
-        LOAD_OR_SKIP(name, rec);
+        LOAD_OR_SKIP(rec, "anthropic/" + std::string(name));
         canon::chat_request r;
         const auto bad = decode_request(rec.request, r);
         ASSERT_FALSE(bad) << name << ": " << bad->message;
@@ -756,15 +640,16 @@ TEST(AnthropicDecodeRequest, CanonicalRequestsSurviveEncodeAndDecode) {
     canon::chat_request r;
     r.model = "claude-opus-4-1";
     r.max_tokens = 3000;
-    r.system.push_back(text("sys"));
+    r.system.push_back(text_part("sys"));
     r.system[0].cache_control = {{"type", "ephemeral"}};
-    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text("q")}});
-    r.messages.push_back(
-        canon::message{.who = canon::role::assistant,
-                       .parts = {thinking("t", "s"), call("toolu_1", "f", R"({"a":1})")}});
+    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text_part("q")}});
+    r.messages.push_back(canon::message{
+        .who = canon::role::assistant,
+        .parts = {reasoning_part("t", "s"), call_part("toolu_1", "f", R"({"a":1})")}});
     r.messages.push_back(tool_message("toolu_1", "r"));
-    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text("more")}});
-    r.tools.push_back(tool("f", "does f", ojson::parse(R"({"type":"object","properties":{}})")));
+    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text_part("more")}});
+    r.tools.push_back(
+        make_tool("f", "does f", ojson::parse(R"({"type":"object","properties":{}})")));
     r.tool_choice = canon::tool_mode::automatic;
     r.parallel_tool_calls = false;
     r.stop = {"Z"};
@@ -811,7 +696,7 @@ TEST(AnthropicDecodeRequest, CanonicalRequestsSurviveEncodeAndDecode) {
 // ---- answers ------------------------------------------------------------------------------------
 
 TEST(AnthropicDecodeAnswer, ReadsEveryRecordedAnswer) {
-    LOAD_OR_SKIP("messages_basic", basic);
+    LOAD_OR_SKIP(basic, "anthropic/messages_basic");
     canon::chat_answer a;
     ASSERT_TRUE(decode_answer(basic.response, a));
     EXPECT_EQ(a.id, "msg_011CeCGmD8uwD58unxgBN8Qx");
@@ -824,7 +709,7 @@ TEST(AnthropicDecodeAnswer, ReadsEveryRecordedAnswer) {
     EXPECT_EQ(a.usage.completion, 13);
     EXPECT_EQ(a.usage.cached, 0);
 
-    LOAD_OR_SKIP("messages_tool_use", tools);
+    LOAD_OR_SKIP(tools, "anthropic/messages_tool_use");
     canon::chat_answer t;
     ASSERT_TRUE(decode_answer(tools.response, t));
     ASSERT_EQ(t.parts.size(), 2U);
@@ -838,7 +723,7 @@ TEST(AnthropicDecodeAnswer, ReadsEveryRecordedAnswer) {
     EXPECT_EQ(t.usage.prompt, 701);
     EXPECT_EQ(t.usage.completion, 98);
 
-    LOAD_OR_SKIP("messages_vision_base64", vision);
+    LOAD_OR_SKIP(vision, "anthropic/messages_vision_base64");
     canon::chat_answer v;
     ASSERT_TRUE(decode_answer(vision.response, v));
     ASSERT_EQ(v.parts.size(), 1U);
@@ -846,7 +731,7 @@ TEST(AnthropicDecodeAnswer, ReadsEveryRecordedAnswer) {
     EXPECT_EQ(v.usage.prompt, 43);
     EXPECT_EQ(v.usage.completion, 132);
 
-    LOAD_OR_SKIP("error_401_authentication", error);
+    LOAD_OR_SKIP(error, "anthropic/error_401_authentication");
     canon::chat_answer e;
     EXPECT_FALSE(decode_answer(error.response, e));
     EXPECT_FALSE(decode_answer("not json", e));
@@ -906,11 +791,11 @@ TEST(AnthropicEncodeAnswer, IsTheInverseOfDecodeAnswer) {
     canon::chat_answer a;
     a.id = "chatcmpl-42";
     a.model = "gpt-4o";
-    a.parts.push_back(thinking("think", ""));
+    a.parts.push_back(reasoning_part("think", ""));
     a.parts.push_back(redacted("x"));
-    a.parts.push_back(text("answer"));
-    a.parts.push_back(call("call:odd.id", "f", R"({"k":[1]})"));
-    a.parts.push_back(call("call_2", "g", "not json"));
+    a.parts.push_back(text_part("answer"));
+    a.parts.push_back(call_part("call:odd.id", "f", R"({"k":[1]})"));
+    a.parts.push_back(call_part("call_2", "g", "not json"));
     a.reason = finish::stop_sequence;
     a.stop_sequence = "###";
     a.usage = counts(140, 7, 100, 20, 10);
@@ -955,7 +840,8 @@ TEST(AnthropicEncodeAnswer, IsTheInverseOfDecodeAnswer) {
     negative.usage = counts(5, 0, 10);
     EXPECT_EQ(ojson::parse(encode_answer(negative))["usage"]["input_tokens"], 0);
 
-    LOAD_OR_SKIP("messages_tool_use", rec); // a recording goes round unchanged where it counts
+    LOAD_OR_SKIP(rec,
+                 "anthropic/messages_tool_use"); // a recording goes round unchanged where it counts
     canon::chat_answer recorded;
     ASSERT_TRUE(decode_answer(rec.response, recorded));
     const ojson original = ojson::parse(rec.response);
@@ -977,7 +863,7 @@ TEST(AnthropicEncodeAnswer, IsTheInverseOfDecodeAnswer) {
 // ------------------------------------------------------------------------------
 
 TEST(AnthropicStreamDecoder, DecodesTheRecordedTextStream) {
-    LOAD_OR_SKIP("messages_stream", rec);
+    LOAD_OR_SKIP(rec, "anthropic/messages_stream");
     bool done = false;
     const auto events = decode_stream(rec.response, done);
     EXPECT_TRUE(done);
@@ -1002,7 +888,7 @@ TEST(AnthropicStreamDecoder, DecodesTheRecordedTextStream) {
 }
 
 TEST(AnthropicStreamDecoder, DecodesTheRecordedToolStream) {
-    LOAD_OR_SKIP("messages_stream_tool_use", rec);
+    LOAD_OR_SKIP(rec, "anthropic/messages_stream_tool_use");
     bool done = false;
     const auto events = decode_stream(rec.response, done);
     EXPECT_TRUE(done);
@@ -1145,7 +1031,7 @@ TEST(AnthropicStreamEncoder, WritesMessagesApiEvents) {
     encoder->write(begins(event_kind::start, "msg_1", "claude-x"), out);
     EXPECT_TRUE(out.empty()); // message_start waits for the input usage
     encoder->write(counted(counts(12, 0, 2)), out);
-    encoder->write(ev(event_kind::text, "Hi \"there\""), out);
+    encoder->write(make_event(event_kind::text, "Hi \"there\""), out);
     encoder->write(finishes(finish::length), out);
     encoder->write(counted(counts(12, 3, 2)), out);
     encoder->finish(out);
@@ -1170,7 +1056,7 @@ TEST(AnthropicStreamEncoder, WritesMessagesApiEvents) {
 TEST(AnthropicStreamEncoder, MakesAStartWhenTheFirstEventIsNotOne) {
     auto encoder = make_stream_encoder();
     std::string out;
-    encoder->write(ev(event_kind::text, "x"), out);
+    encoder->write(make_event(event_kind::text, "x"), out);
     const auto events = split_events(out);
     ASSERT_EQ(events.size(), 3U);
     const sse_event start = parse_event(events[0]);
@@ -1196,18 +1082,18 @@ std::vector<canon::event> through_both(const std::vector<canon::event>& in, bool
 TEST(AnthropicStreamEncoder, ItsOutputDecodesToTheSameEvents) {
     const std::vector<canon::event> in{
         begins(event_kind::start, "msg_9", "m"),
-        ev(event_kind::reasoning, "Let me "),
-        ev(event_kind::reasoning, "see."),
-        ev(event_kind::signature, "SIG"),
-        ev(event_kind::redacted_reasoning, "RED"),
-        ev(event_kind::text, "Calling."),
+        make_event(event_kind::reasoning, "Let me "),
+        make_event(event_kind::reasoning, "see."),
+        make_event(event_kind::signature, "SIG"),
+        make_event(event_kind::redacted_reasoning, "RED"),
+        make_event(event_kind::text, "Calling."),
         // two calls whose arguments interleave, as OpenAI's parallel calls may
         begins(event_kind::tool_call, "call_a", "f", 0),
-        ev(event_kind::tool_arguments, "{\"x\":", 0),
+        make_event(event_kind::tool_arguments, "{\"x\":", 0),
         begins(event_kind::tool_call, "call_b", "g", 1),
-        ev(event_kind::tool_arguments, "{\"y\":", 1),
-        ev(event_kind::tool_arguments, "1}", 0),
-        ev(event_kind::tool_arguments, "2}", 1),
+        make_event(event_kind::tool_arguments, "{\"y\":", 1),
+        make_event(event_kind::tool_arguments, "1}", 0),
+        make_event(event_kind::tool_arguments, "2}", 1),
         finishes(finish::tool_calls),
         counted(counts(30, 9, 4, 6)),
     };
@@ -1248,7 +1134,7 @@ TEST(AnthropicStreamEncoder, ItsOutputDecodesToTheSameEvents) {
 
 TEST(AnthropicStreamEncoder, RecordedStreamsGoRoundUnchanged) {
     for (const std::string_view name : {"messages_stream", "messages_stream_tool_use"}) {
-        LOAD_OR_SKIP(name, rec);
+        LOAD_OR_SKIP(rec, "anthropic/" + std::string(name));
         bool done = false;
         const auto first = decode_stream(rec.response, done);
         ASSERT_TRUE(done);
@@ -1271,7 +1157,7 @@ TEST(AnthropicStreamEncoder, RecordedStreamsGoRoundUnchanged) {
 TEST(AnthropicStreamEncoder, StopSequencesAndFailures) {
     auto encoder = make_stream_encoder();
     std::string out;
-    encoder->write(ev(event_kind::text, "a"), out);
+    encoder->write(make_event(event_kind::text, "a"), out);
     encoder->write(finishes(finish::stop_sequence, "END"), out);
     encoder->finish(out);
     const auto events = split_events(out);
@@ -1297,20 +1183,20 @@ TEST(AnthropicStreamEncoder, StopSequencesAndFailures) {
 // ----------------------------------------------------------------------------------------
 
 TEST(AnthropicErrors, ReadsTheRecordedErrors) {
-    LOAD_OR_SKIP("error_401_authentication", auth);
+    LOAD_OR_SKIP(auth, "anthropic/error_401_authentication");
     const upstream_error a = read_error(auth.status, auth.response);
     EXPECT_EQ(a.message, "invalid x-api-key");
     EXPECT_EQ(a.type, "authentication_error");
     EXPECT_EQ(a.code, "authentication_error");
     EXPECT_EQ(a.status, 0U);
 
-    LOAD_OR_SKIP("error_429_rate_limit", limit);
+    LOAD_OR_SKIP(limit, "anthropic/error_429_rate_limit");
     const upstream_error l = read_error(limit.status, limit.response);
     EXPECT_EQ(l.type, "rate_limit_error");
     EXPECT_TRUE(l.message.starts_with("This request would exceed your organization's rate limit"));
     EXPECT_TRUE(l.message.ends_with("rate limit increase.")); // not cut
 
-    LOAD_OR_SKIP("error_400_prompt_too_long", big);
+    LOAD_OR_SKIP(big, "anthropic/error_400_prompt_too_long");
     const upstream_error b = read_error(big.status, big.response);
     EXPECT_EQ(b.type, "invalid_request_error");
     EXPECT_EQ(b.message, "prompt is too long: 3333404 tokens > 200000 maximum");
@@ -1378,7 +1264,7 @@ TEST(AnthropicPassthrough, FindsTheModelForTheSplice) {
         upstream_body(splice, "claude-haiku-4-5-20251001"),
         R"( {"max_tokens":10, "model" : "claude-haiku-4-5-20251001", "stream":true,"messages":[]} )");
 
-    LOAD_OR_SKIP("messages_stream", rec);
+    LOAD_OR_SKIP(rec, "anthropic/messages_stream");
     request_view recorded;
     ASSERT_FALSE(read_passthrough(rec.request, recorded));
     EXPECT_EQ(recorded.model, "claude-sonnet-4-5");
@@ -1410,7 +1296,7 @@ TEST(AnthropicPassthrough, RefusesWhatTheGatewayCannotRoute) {
 }
 
 TEST(AnthropicPassthrough, ReadsModelAndUsageOfAnswers) {
-    LOAD_OR_SKIP("messages_tool_use", rec);
+    LOAD_OR_SKIP(rec, "anthropic/messages_tool_use");
     answer_facts facts;
     ASSERT_TRUE(anthropic::read_answer(rec.response, facts));
     EXPECT_EQ(facts.model, "claude-haiku-4-5-20251001");
@@ -1431,7 +1317,7 @@ TEST(AnthropicPassthrough, ReadsModelAndUsageOfAnswers) {
 
 TEST(AnthropicPassthrough, ReadsStreamsEventByEvent) {
     for (const std::string_view name : {"messages_stream", "messages_stream_tool_use"}) {
-        LOAD_OR_SKIP(name, rec);
+        LOAD_OR_SKIP(rec, "anthropic/" + std::string(name));
         stream_state state;
         std::vector<chunk_verdict> verdicts;
         for (const auto& raw : split_events(rec.response)) {
@@ -1458,20 +1344,19 @@ TEST(AnthropicPassthrough, ReadsStreamsEventByEvent) {
 
 TEST(AnthropicPassthrough, MergesDeltaUsageAndReportsErrors) {
     stream_state state;
-    EXPECT_EQ(process_event("event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":"
-                            "{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":5,"
-                            "\"cache_read_input_tokens\":100,\"cache_creation_input_tokens\":30,"
-                            "\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,"
-                            "\"ephemeral_1h_input_tokens\":20},\"output_tokens\":1}}}\r\n\r\n",
-                            state)
-                  .verdict,
+    const auto verdict = [&state](std::string_view raw) {
+        return process_event(raw, state).verdict;
+    };
+    EXPECT_EQ(verdict("event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":"
+                      "{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":5,"
+                      "\"cache_read_input_tokens\":100,\"cache_creation_input_tokens\":30,"
+                      "\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,"
+                      "\"ephemeral_1h_input_tokens\":20},\"output_tokens\":1}}}\r\n\r\n"),
               chunk_verdict::pass);
     EXPECT_EQ(state.model, "claude-x");
     EXPECT_EQ(state.usage.prompt, 135);
-    EXPECT_EQ(process_event("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
-                            "{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":77}}\n\n",
-                            state)
-                  .verdict,
+    EXPECT_EQ(verdict("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
+                      "{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":77}}\n\n"),
               chunk_verdict::pass);
     EXPECT_EQ(state.usage.prompt, 135);
     EXPECT_EQ(state.usage.cached, 100);
@@ -1480,19 +1365,15 @@ TEST(AnthropicPassthrough, MergesDeltaUsageAndReportsErrors) {
     EXPECT_EQ(state.usage.completion, 77);
 
     // a total repeated without its breakdown keeps the breakdown when it still adds up...
-    EXPECT_EQ(process_event("event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{"
-                            "\"cache_creation_input_tokens\":30,\"output_tokens\":78}}\n\n",
-                            state)
-                  .verdict,
+    EXPECT_EQ(verdict("event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{"
+                      "\"cache_creation_input_tokens\":30,\"output_tokens\":78}}\n\n"),
               chunk_verdict::pass);
     EXPECT_EQ(state.usage.cache_write_5m, 10);
     EXPECT_EQ(state.usage.cache_write_1h, 20);
     EXPECT_EQ(state.usage.prompt, 135);
     // ...and counts as 5-minute writes when it does not
-    EXPECT_EQ(process_event("event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{"
-                            "\"cache_creation_input_tokens\":50,\"output_tokens\":79}}\n\n",
-                            state)
-                  .verdict,
+    EXPECT_EQ(verdict("event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{"
+                      "\"cache_creation_input_tokens\":50,\"output_tokens\":79}}\n\n"),
               chunk_verdict::pass);
     EXPECT_EQ(state.usage.cache_write_5m, 50);
     EXPECT_EQ(state.usage.cache_write_1h, 0);
@@ -1500,18 +1381,14 @@ TEST(AnthropicPassthrough, MergesDeltaUsageAndReportsErrors) {
     EXPECT_EQ(state.usage.completion, 79);
 
     // a content delta mentioning "usage" or "error" in its text is not parsed
-    EXPECT_EQ(process_event("event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
-                            "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"error "
-                            "usage message_stop\"}}\n\n",
-                            state)
-                  .verdict,
+    EXPECT_EQ(verdict("event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+                      "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"error "
+                      "usage message_stop\"}}\n\n"),
               chunk_verdict::pass);
     EXPECT_FALSE(state.error);
 
-    EXPECT_EQ(process_event("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-                            "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
-                            state)
-                  .verdict,
+    EXPECT_EQ(verdict("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                      "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"),
               chunk_verdict::error);
     EXPECT_EQ(state.error, "Overloaded");
 

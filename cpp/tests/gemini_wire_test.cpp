@@ -1,102 +1,58 @@
 #include "gateway/gemini_wire.hpp"
+
+#include "fixtures.hpp"
 #include "gateway/sse.hpp"
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 namespace aignehub::gateway {
 namespace {
 
-namespace fs = std::filesystem;
 using canon::event_kind;
 using canon::part_kind;
-
-// The recorded traffic: $AIGNEHUB_FIXTURES, else ../shared/fixtures from the working
-// directory, else beside the source tree.
-std::optional<fs::path> fixtures_dir() {
-    std::vector<fs::path> places;
-    if (const char* env = std::getenv("AIGNEHUB_FIXTURES"); env != nullptr && *env != '\0') {
-        places.emplace_back(env);
-    }
-    places.emplace_back("../shared/fixtures");
-    places.push_back(fs::path(__FILE__).parent_path() / "../../../shared/fixtures");
-    for (const auto& p : places) {
-        std::error_code ec;
-        if (fs::is_directory(p / "dev" / "gemini", ec)) {
-            return p;
-        }
-    }
-    return std::nullopt;
-}
+using namespace fixtures;
 
 class GeminiFixtures : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fixtures_dir();
-        if (!dir_) {
+        dir_ = root("dev/gemini");
+        if (dir_.empty()) {
             GTEST_SKIP() << "recorded traffic not found (set AIGNEHUB_FIXTURES to the fixtures "
                             "folder)";
         }
     }
 
-    [[nodiscard]] ojson load(const std::string& name) const {
-        std::ifstream in(*dir_ / "dev" / "gemini" / (name + ".json"));
-        std::stringstream text;
-        text << in.rdbuf();
-        return ojson::parse(text.str());
+    [[nodiscard]] recording load(const std::string& name) const {
+        return read_recording(dir_ / "dev" / "gemini" / (name + ".json"), "gemini/" + name);
     }
 
     [[nodiscard]] std::string response(const std::string& name) const {
-        return load(name)["response"]["body"].get<std::string>();
+        return load(name).response;
     }
 
-    std::optional<fs::path> dir_;
+    std::filesystem::path dir_;
 };
 
 // Feeds the server-sent events of a recorded stream body to a decoder.
 std::vector<canon::event> decode_sse(std::string_view body, canon::stream_decoder& decoder) {
     std::vector<canon::event> events;
-    event_splitter splitter;
-    splitter.feed(body, [&](std::string_view e) {
+    for (const auto& e : split_events(body)) {
         const auto error = decoder.feed(e, events);
         EXPECT_FALSE(error.has_value()) << (error ? error->message : "");
-    });
-    EXPECT_TRUE(splitter.rest().empty());
+    }
     return events;
 }
 
 // The JSON objects of an ?alt=sse body, for rebuilding the same stream as a JSON array.
 std::vector<std::string> sse_objects(std::string_view body) {
     std::vector<std::string> objects;
-    event_splitter splitter;
-    splitter.feed(body, [&](std::string_view e) { objects.push_back(parse_event(e).data); });
+    for (const auto& e : split_events(body)) {
+        objects.push_back(parse_event(e).data);
+    }
     return objects;
-}
-
-std::string text_of(const std::vector<canon::event>& events, event_kind kind) {
-    std::string text;
-    for (const auto& e : events) {
-        if (e.kind == kind) {
-            text += e.text;
-        }
-    }
-    return text;
-}
-
-std::vector<const canon::event*> of_kind(const std::vector<canon::event>& events, event_kind kind) {
-    std::vector<const canon::event*> found;
-    for (const auto& e : events) {
-        if (e.kind == kind) {
-            found.push_back(&e);
-        }
-    }
-    return found;
 }
 
 bool id_chars_ok(std::string_view id) {
@@ -113,19 +69,18 @@ bool id_chars_ok(std::string_view id) {
 
 TEST_F(GeminiFixtures, EveryRecordedAnswerDecodesAndOtherBodiesDoNot) {
     int answers = 0;
-    for (const auto& entry : fs::directory_iterator(*dir_ / "dev" / "gemini")) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir_ / "dev" / "gemini")) {
         const std::string name = entry.path().stem().string();
-        const ojson f = load(name);
-        const std::string api = f["api"].get<std::string>();
-        const std::string body = f["response"]["body"].get<std::string>();
+        const recording f = load(name);
+        const std::string& body = f.response;
         canon::chat_answer answer;
-        if (api == "gemini.generateContent" && f["response"]["status"] == 200) {
+        if (f.api == "gemini.generateContent" && f.status == 200) {
             ASSERT_TRUE(gemini::decode_answer(body, answer)) << name;
             EXPECT_FALSE(answer.parts.empty()) << name;
             EXPECT_TRUE(answer.usage.reported) << name;
             EXPECT_EQ(answer.model, "gemini-2.5-flash") << name;
             ++answers;
-        } else if (!f["streaming"].get<bool>()) {
+        } else if (!f.streaming) {
             EXPECT_FALSE(gemini::decode_answer(body, answer)) << name; // errors, lists, vectors
         }
     }
@@ -257,15 +212,15 @@ TEST_F(GeminiFixtures, SseStreamGivesTextUsageAndOneFinish) {
     EXPECT_EQ(events.front().id, "w1peaMz6INOvnvgPgYfPiQY");
     EXPECT_EQ(events.front().name, "gemini-2.0-flash-exp");
     EXPECT_EQ(of_kind(events, event_kind::start).size(), 1U);
-    EXPECT_EQ(text_of(events, event_kind::text), "The capital of France is Paris.\n");
+    EXPECT_EQ(joined(events, event_kind::text), "The capital of France is Paris.\n");
     EXPECT_EQ(of_kind(events, event_kind::text).size(), 3U);
     const auto usage = of_kind(events, event_kind::usage);
     ASSERT_EQ(usage.size(), 3U);
-    EXPECT_EQ(usage.back()->usage.prompt, 13);
-    EXPECT_EQ(usage.back()->usage.completion, 8);
+    EXPECT_EQ(usage.back().usage.prompt, 13);
+    EXPECT_EQ(usage.back().usage.completion, 8);
     const auto finish = of_kind(events, event_kind::finish);
     ASSERT_EQ(finish.size(), 1U);
-    EXPECT_EQ(finish[0]->reason, canon::finish::stop);
+    EXPECT_EQ(finish[0].reason, canon::finish::stop);
     EXPECT_EQ(events.back().kind, event_kind::finish);
     EXPECT_FALSE(decoder->done());
 }
@@ -441,19 +396,13 @@ TEST(GeminiStream, ABlockedPromptFinishesWithContentFilter) {
 
 // ---- requests --------------------------------------------------------------------------------
 
-canon::part text_part(std::string text) {
-    canon::part p;
-    p.text = std::move(text);
-    return p;
-}
-
 TEST_F(GeminiFixtures, APlainRequestIsWhatGeminiWasSent) {
     canon::chat_request request;
     request.model = "gemini-2.5-flash";
     request.messages.push_back({canon::role::user, {text_part("What's 2 + 2?")}});
     std::string body;
     ASSERT_FALSE(gemini::encode_request(request, body));
-    EXPECT_EQ(body, load("generate_basic")["request"]["body"].get<std::string>());
+    EXPECT_EQ(body, load("generate_basic").request);
 }
 
 TEST(GeminiRequest, AConversationWithToolsIsEncodedFieldByField) {
@@ -464,62 +413,28 @@ TEST(GeminiRequest, AConversationWithToolsIsEncodedFieldByField) {
     canon::chat_request r;
     r.model = "gemini-2.5-flash";
     r.system = {text_part("Be brief."), text_part("Use metric units.")};
-    canon::part image;
-    image.kind = part_kind::image;
-    image.media_type = "image/png";
-    image.data = "iVBORw0KGgo=";
-    canon::part data_url;
-    data_url.kind = part_kind::image;
-    data_url.url = "data:image/jpeg;base64,/9j/4AAQ";
-    canon::part file;
-    file.kind = part_kind::image;
-    file.url = "gs://bucket/cat.png";
-    file.media_type = "image/png";
-    r.messages.push_back({canon::role::user, {text_part("Weather here?"), image, data_url, file}});
-
-    canon::part thought;
-    thought.kind = part_kind::reasoning;
-    thought.text = "They ask about weather.";
-    thought.signature = "sig";
-    canon::part a;
-    a.kind = part_kind::tool_call;
-    a.id = call_a;
-    a.name = "weather";
-    a.arguments = R"({"city":"Paris"})";
-    canon::part b;
-    b.kind = part_kind::tool_call;
-    b.id = call_b;
-    b.name = "clock";
-    b.arguments = "";
-    r.messages.push_back({canon::role::assistant, {thought, text_part("Checking."), a, b}});
-
-    canon::part result_a;
-    result_a.kind = part_kind::tool_result;
-    result_a.id = call_a;
-    result_a.content = {text_part(R"({"temp":21})")};
-    canon::part result_b;
-    result_b.kind = part_kind::tool_result;
-    result_b.id = call_b;
-    result_b.content = {text_part("12:00")};
-    canon::part result_c; // answers a call the conversation does not hold
-    result_c.kind = part_kind::tool_result;
-    result_c.id = "call_unknown";
-    result_c.content = {text_part("oops")};
-    result_c.is_error = true;
-    r.messages.push_back({canon::role::tool, {result_a}});
-    r.messages.push_back({canon::role::tool, {result_b}});
-    r.messages.push_back({canon::role::tool, {result_c}});
+    r.messages.push_back(
+        {canon::role::user,
+         {text_part("Weather here?"), media_part(part_kind::image, "image/png", "iVBORw0KGgo="),
+          media_part(part_kind::image, "", "", "data:image/jpeg;base64,/9j/4AAQ"),
+          media_part(part_kind::image, "image/png", "", "gs://bucket/cat.png")}});
+    r.messages.push_back(
+        {canon::role::assistant,
+         {reasoning_part("They ask about weather.", "sig"), text_part("Checking."),
+          call_part(call_a, "weather", R"({"city":"Paris"})"), call_part(call_b, "clock", "")}});
+    canon::part unknown = result_part("call_unknown", "oops"); // a call the conversation lacks
+    unknown.is_error = true;
+    r.messages.push_back({canon::role::tool, {result_part(call_a, R"({"temp":21})")}});
+    r.messages.push_back({canon::role::tool, {result_part(call_b, "12:00")}});
+    r.messages.push_back({canon::role::tool, {unknown}});
     r.messages.push_back({canon::role::user, {text_part("Thanks")}});
 
-    canon::tool weather;
-    weather.name = "weather";
-    weather.description = "Gets the weather";
-    weather.parameters = ojson::parse(
-        R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})");
-    canon::tool clock;
-    clock.name = "clock";
-    clock.parameters = ojson::parse(R"({"type":"object","properties":{}})");
-    r.tools = {weather, clock};
+    const canon::tool weather = make_tool(
+        "weather", "Gets the weather",
+        ojson::parse(
+            R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})"));
+    r.tools = {weather,
+               make_tool("clock", "", ojson::parse(R"({"type":"object","properties":{}})"))};
     r.tool_choice = canon::tool_mode::named;
     r.tool_name = "weather";
     r.parallel_tool_calls = false;
@@ -610,9 +525,7 @@ TEST(GeminiRequest, ToolChoicesAndThinkingBudgets) {
     EXPECT_FALSE(body.contains("toolConfig"));
     EXPECT_FALSE(body.contains("systemInstruction"));
 
-    canon::tool t;
-    t.name = "f";
-    r.tools = {t};
+    r.tools = {make_tool("f")};
     const std::vector<std::pair<canon::tool_mode, const char*>> modes = {
         {canon::tool_mode::automatic, "AUTO"},
         {canon::tool_mode::none, "NONE"},
@@ -654,12 +567,11 @@ TEST(GeminiRequest, WhatGeminiCannotTakeIsRefusedByField) {
         return gemini::encode_request(r, text);
     };
     canon::chat_request r;
-    canon::part remote;
-    remote.kind = part_kind::image;
-    remote.url = "https://example.com/cat.png";
     r.messages.push_back({canon::role::user, {text_part("hi")}});
     r.messages.push_back({canon::role::assistant, {text_part("hello")}});
-    r.messages.push_back({canon::role::user, {text_part("look"), remote}});
+    r.messages.push_back(
+        {canon::role::user,
+         {text_part("look"), media_part(part_kind::image, "", "", "https://example.com/cat.png")}});
     auto bad = refused(r);
     ASSERT_TRUE(bad);
     EXPECT_EQ(bad->param, "messages[2].content[1].image_url");
@@ -674,10 +586,9 @@ TEST(GeminiRequest, WhatGeminiCannotTakeIsRefusedByField) {
               "https://generativelanguage.googleapis.com/v1beta/files/abc");
 
     canon::chat_request doc;
-    canon::part pdf;
-    pdf.kind = part_kind::document;
-    pdf.url = "https://example.com/a.pdf";
-    doc.messages.push_back({canon::role::user, {pdf}});
+    doc.messages.push_back(
+        {canon::role::user,
+         {media_part(part_kind::document, "", "", "https://example.com/a.pdf")}});
     bad = refused(doc);
     ASSERT_TRUE(bad);
     EXPECT_EQ(bad->param, "messages[0].content[0].file");
@@ -695,13 +606,8 @@ TEST(GeminiRequest, WhatGeminiCannotTakeIsRefusedByField) {
     EXPECT_EQ(bad->param, "reasoning_effort");
 
     canon::chat_request args;
-    canon::part call;
-    call.kind = part_kind::tool_call;
-    call.id = "call_1";
-    call.name = "f";
-    call.arguments = "[1,2]";
     args.messages.push_back({canon::role::user, {text_part("hi")}});
-    args.messages.push_back({canon::role::assistant, {call}});
+    args.messages.push_back({canon::role::assistant, {call_part("call_1", "f", "[1,2]")}});
     bad = refused(args);
     ASSERT_TRUE(bad);
     EXPECT_EQ(bad->param, "messages[1].tool_calls[0].function.arguments");
@@ -731,9 +637,8 @@ TEST(GeminiRequest, CountTokensWrapsTheRequestWithTheModel) {
 // ---- errors ----------------------------------------------------------------------------------
 
 TEST_F(GeminiFixtures, AnInvalidKeyReadsAs401) {
-    const ojson f = load("error_400_api_key_invalid");
-    const auto error = gemini::read_error(f["response"]["status"].get<unsigned>(),
-                                          response("error_400_api_key_invalid"));
+    const recording f = load("error_400_api_key_invalid");
+    const auto error = gemini::read_error(f.status, f.response);
     EXPECT_EQ(error.status, 401U);
     EXPECT_EQ(error.message, "API key not valid. Please pass a valid API key.");
     EXPECT_EQ(error.type, "INVALID_ARGUMENT");
@@ -787,7 +692,7 @@ TEST(GeminiCallIds, SignaturesRoundTripAndForeignIdsCarryNone) {
 // ---- embeddings ------------------------------------------------------------------------------
 
 TEST_F(GeminiFixtures, EmbeddingsRoundTripTheBatchRecording) {
-    const ojson f = load("batch_embed_contents");
+    const recording f = load("batch_embed_contents");
     bool batch = false;
     std::string body;
     ASSERT_FALSE(gemini::encode_embeddings(
@@ -795,9 +700,9 @@ TEST_F(GeminiFixtures, EmbeddingsRoundTripTheBatchRecording) {
         R"("encoding_format":"float","user":"u1"})",
         "gemini-embedding-001", batch, body));
     EXPECT_TRUE(batch);
-    EXPECT_EQ(body, f["request"]["body"].get<std::string>());
+    EXPECT_EQ(body, f.request);
 
-    std::string answer = f["response"]["body"].get<std::string>();
+    std::string answer = f.response;
     const ojson recorded = ojson::parse(answer);
     answer_facts facts;
     ASSERT_TRUE(gemini::decode_embeddings(answer, "gemini-embedding-001", facts));

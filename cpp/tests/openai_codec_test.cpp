@@ -1,17 +1,16 @@
 #include "gateway/openai_codec.hpp"
 
 #include "core/log.hpp"
+#include "fixtures.hpp"
 #include "gateway/openai_wire.hpp"
 #include "gateway/sse.hpp"
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
+#include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,63 +20,14 @@ namespace {
 namespace fs = std::filesystem;
 using canon::event_kind;
 using canon::part_kind;
+using namespace fixtures;
 
 // ---- recorded traffic -----------------------------------------------------------------------
-
-fs::path fixtures_dir() {
-    std::vector<fs::path> candidates;
-    if (const char* env = std::getenv("AIGNEHUB_FIXTURES"); env != nullptr && *env != '\0') {
-        candidates.emplace_back(env);
-    }
-    candidates.emplace_back("../shared/fixtures");
-    candidates.push_back(fs::path(__FILE__).parent_path() / "../../../shared/fixtures");
-    for (const auto& c : candidates) {
-        std::error_code ec;
-        if (fs::is_directory(c / "dev", ec)) {
-            return c;
-        }
-    }
-    return {};
-}
-
-struct recording {
-    std::string name; ///< "openai/chat_basic"
-    std::string api;
-    bool streaming = false;
-    int status = 0;
-    std::string request;
-    std::string response;
-};
-
-recording read_recording(const fs::path& file, std::string name) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    const auto doc = nlohmann::json::parse(text.str());
-    recording r;
-    r.name = std::move(name);
-    r.api = doc.at("api").get<std::string>();
-    r.streaming = doc.at("streaming").get<bool>();
-    r.status = doc.at("response").at("status").get<int>();
-    if (doc.at("request").at("body").is_string()) {
-        r.request = doc.at("request").at("body").get<std::string>();
-    }
-    r.response = doc.at("response").at("body").get<std::string>();
-    return r;
-}
-
-std::optional<recording> load(const std::string& name) {
-    const fs::path dir = fixtures_dir();
-    if (dir.empty()) {
-        return std::nullopt;
-    }
-    return read_recording(dir / "dev" / (name + ".json"), name);
-}
 
 // Every successful chat completions recording of the OpenAI wire family.
 std::vector<recording> family_chats() {
     std::vector<recording> out;
-    const fs::path dir = fixtures_dir();
+    const fs::path dir = root();
     if (dir.empty()) {
         return out;
     }
@@ -97,12 +47,6 @@ std::vector<recording> family_chats() {
     }
     return out;
 }
-
-#define LOAD_OR_SKIP(var, name)                                                                    \
-    const auto var = load(name);                                                                   \
-    if (!(var)) {                                                                                  \
-        GTEST_SKIP() << "recorded fixtures not found (set AIGNEHUB_FIXTURES)";                     \
-    }
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -133,14 +77,6 @@ std::vector<canon::event> decode_stream(std::string_view body, canon::stream_dec
     return events;
 }
 
-canon::event make_event(event_kind kind, std::string text = {}, int index = 0) {
-    canon::event e;
-    e.kind = kind;
-    e.text = std::move(text);
-    e.index = index;
-    return e;
-}
-
 usage_counts counts(std::int64_t prompt, std::int64_t completion, std::int64_t cached,
                     std::int64_t reasoning) {
     usage_counts u;
@@ -150,13 +86,6 @@ usage_counts counts(std::int64_t prompt, std::int64_t completion, std::int64_t c
     u.reasoning = reasoning;
     u.reported = true;
     return u;
-}
-
-canon::part make_part(part_kind kind, std::string text = {}) {
-    canon::part p;
-    p.kind = kind;
-    p.text = std::move(text);
-    return p;
 }
 
 void expect_same_usage(const usage_counts& got, const usage_counts& want) {
@@ -180,12 +109,10 @@ void expect_same_part(const canon::part& got, const canon::part& want) {
 // The data of each `data:` event of an encoder's output, parsed.
 std::vector<ojson> chunks_of(const std::string& sse) {
     std::vector<ojson> out;
-    event_splitter splitter;
-    splitter.feed(sse, [&](std::string_view raw) {
+    for (const auto& raw : split_events(sse)) {
         const auto e = parse_event(raw);
         out.push_back(e.data == "[DONE]" ? ojson("[DONE]") : ojson::parse(e.data));
-    });
-    EXPECT_TRUE(splitter.rest().empty());
+    }
     return out;
 }
 
@@ -193,7 +120,7 @@ std::vector<ojson> chunks_of(const std::string& sse) {
 
 TEST(OpenAiDecodeRequest, RecordedToolCallRequestGivesTextAndFunctionTools) {
     LOAD_OR_SKIP(r, "openai/chat_tool_call");
-    const auto req = decoded(r->request);
+    const auto req = decoded(r.request);
     EXPECT_EQ(req.model, "gpt-4o-mini");
     EXPECT_FALSE(req.stream);
     EXPECT_TRUE(req.system.empty());
@@ -216,7 +143,7 @@ TEST(OpenAiDecodeRequest, RecordedToolCallRequestGivesTextAndFunctionTools) {
 
 TEST(OpenAiDecodeRequest, RecordedVisionRequestGivesAnImageUrlAndText) {
     LOAD_OR_SKIP(r, "openai/chat_vision_image_url");
-    const auto req = decoded(r->request);
+    const auto req = decoded(r.request);
     ASSERT_EQ(req.messages.size(), 1U);
     const auto& parts = req.messages[0].parts;
     ASSERT_EQ(parts.size(), 2U);
@@ -233,7 +160,7 @@ TEST(OpenAiDecodeRequest, RecordedVisionRequestGivesAnImageUrlAndText) {
 
 TEST(OpenAiDecodeRequest, RecordedStreamingRequestAsksForUsage) {
     LOAD_OR_SKIP(r, "openai/chat_stream_tool_call");
-    const auto req = decoded(r->request);
+    const auto req = decoded(r.request);
     EXPECT_TRUE(req.stream);
     EXPECT_TRUE(req.include_usage);
     ASSERT_EQ(req.tools.size(), 1U);
@@ -441,21 +368,13 @@ canon::chat_answer signed_answer() {
     a.id = "msg_01abc";
     a.model = "claude-sonnet-4-5";
     a.created = 1700000000;
-    auto thought = make_part(part_kind::reasoning, "Let me see.");
-    thought.signature = "EqQBCkgIARABGAIiQ==";
-    a.parts.push_back(thought);
+    a.parts.push_back(reasoning_part("Let me see.", "EqQBCkgIARABGAIiQ=="));
     auto hidden = make_part(part_kind::redacted_reasoning);
     hidden.data = "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP";
     a.parts.push_back(hidden);
-    auto more = make_part(part_kind::reasoning, " Then more.");
-    more.signature = "Sig2==";
-    a.parts.push_back(more);
-    a.parts.push_back(make_part(part_kind::text, "The answer is 42."));
-    auto call = make_part(part_kind::tool_call);
-    call.id = "toolu_01";
-    call.name = "lookup";
-    call.arguments = R"({"q":"42"})";
-    a.parts.push_back(call);
+    a.parts.push_back(reasoning_part(" Then more.", "Sig2=="));
+    a.parts.push_back(text_part("The answer is 42."));
+    a.parts.push_back(call_part("toolu_01", "lookup", R"({"q":"42"})"));
     a.reason = canon::finish::tool_calls;
     a.usage = {.prompt = 100,
                .completion = 50,
@@ -649,27 +568,20 @@ TEST(OpenAiStreamEncoder, NoUsageChunkUnlessAskedAndErrorsAsTheWireDoes) {
 canon::chat_request anthropic_style_request() {
     canon::chat_request r;
     r.model = "client-model";
-    r.system.push_back(make_part(part_kind::text, "You are terse."));
-    auto cached = make_part(part_kind::text, "Reference text.");
+    r.system.push_back(text_part("You are terse."));
+    auto cached = text_part("Reference text.");
     cached.cache_control = ojson::parse(R"({"type":"ephemeral"})");
     r.system.push_back(cached);
 
     canon::message hello;
-    hello.parts.push_back(make_part(part_kind::text, "Hello"));
+    hello.parts.push_back(text_part("Hello"));
     r.messages.push_back(hello);
 
     canon::message mixed;
-    mixed.parts.push_back(make_part(part_kind::text, "Look:"));
-    auto inline_image = make_part(part_kind::image);
-    inline_image.media_type = "image/jpeg";
-    inline_image.data = "/9j/4AAQ";
-    mixed.parts.push_back(inline_image);
-    auto remote_image = make_part(part_kind::image);
-    remote_image.url = "https://example.com/cat.png";
-    mixed.parts.push_back(remote_image);
-    auto pdf = make_part(part_kind::document);
-    pdf.media_type = "application/pdf";
-    pdf.data = "JVBERi0=";
+    mixed.parts.push_back(text_part("Look:"));
+    mixed.parts.push_back(media_part(part_kind::image, "image/jpeg", "/9j/4AAQ"));
+    mixed.parts.push_back(media_part(part_kind::image, "", "", "https://example.com/cat.png"));
+    auto pdf = media_part(part_kind::document, "application/pdf", "JVBERi0=");
     pdf.title = "report.pdf";
     mixed.parts.push_back(pdf);
     mixed.parts.push_back(make_part(part_kind::document, "plain document text"));
@@ -677,36 +589,24 @@ canon::chat_request anthropic_style_request() {
 
     canon::message assistant;
     assistant.who = canon::role::assistant;
-    auto thought = make_part(part_kind::reasoning, "secret thoughts");
-    thought.signature = "sig";
-    assistant.parts.push_back(thought);
-    assistant.parts.push_back(make_part(part_kind::text, "Calling."));
-    auto call = make_part(part_kind::tool_call);
-    call.id = "toolu_9";
-    call.name = "search";
-    call.arguments = R"({"q":"cats"})";
-    assistant.parts.push_back(call);
+    assistant.parts.push_back(reasoning_part("secret thoughts", "sig"));
+    assistant.parts.push_back(text_part("Calling."));
+    assistant.parts.push_back(call_part("toolu_9", "search", R"({"q":"cats"})"));
     r.messages.push_back(assistant);
 
     canon::message tool;
     tool.who = canon::role::tool;
-    auto result = make_part(part_kind::tool_result);
-    result.id = "toolu_9";
-    result.content.push_back(make_part(part_kind::text, "3 cats"));
-    result.content.push_back(make_part(part_kind::text, " found"));
+    auto result = result_part("toolu_9", "3 cats");
+    result.content.push_back(text_part(" found"));
     tool.parts.push_back(result);
     r.messages.push_back(tool);
 
-    canon::tool search;
-    search.name = "search";
-    search.description = "Searches.";
-    search.parameters = ojson::parse(R"({"type":"object","properties":{"q":{"type":"string"}}})");
+    auto search =
+        make_tool("search", "Searches.",
+                  ojson::parse(R"({"type":"object","properties":{"q":{"type":"string"}}})"));
     search.strict = true;
     r.tools.push_back(search);
-    canon::tool bare;
-    bare.name = "bare";
-    bare.parameters = ojson::parse(R"({"type":"object","properties":{}})");
-    r.tools.push_back(bare);
+    r.tools.push_back(make_tool("bare", "", ojson::parse(R"({"type":"object","properties":{}})")));
     r.tool_choice = canon::tool_mode::named;
     r.tool_name = "search";
     r.parallel_tool_calls = false;
@@ -779,14 +679,11 @@ TEST(OpenAiEncodeRequest, WritesEveryFieldForTheFamily) {
 TEST(OpenAiEncodeRequest, LeavesUnsetFieldsOut) {
     canon::chat_request r;
     canon::message hello;
-    hello.parts.push_back(make_part(part_kind::text, "Hello"));
+    hello.parts.push_back(text_part("Hello"));
     r.messages.push_back(hello);
     canon::message only_calls;
     only_calls.who = canon::role::assistant;
-    auto call = make_part(part_kind::tool_call);
-    call.id = "c";
-    call.name = "f";
-    only_calls.parts.push_back(call);
+    only_calls.parts.push_back(call_part("c", "f", ""));
     r.messages.push_back(only_calls);
     std::string text;
     ASSERT_FALSE(openai::encode_request(r, "m", text).has_value());
@@ -804,8 +701,7 @@ TEST(OpenAiEncodeRequest, MapsReasoningBudgetsToEfforts) {
     for (const auto& [budget, effort] : cases) {
         SCOPED_TRACE(budget);
         canon::chat_request r;
-        r.messages.push_back(
-            canon::message{.who = canon::role::user, .parts = {make_part(part_kind::text, "x")}});
+        r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text_part("x")}});
         r.reasoning_budget = budget;
         std::string text;
         ASSERT_FALSE(openai::encode_request(r, "m", text).has_value());
@@ -817,8 +713,7 @@ TEST(OpenAiEncodeRequest, MapsReasoningBudgetsToEfforts) {
         }
     }
     canon::chat_request r;
-    r.messages.push_back(
-        canon::message{.who = canon::role::user, .parts = {make_part(part_kind::text, "x")}});
+    r.messages.push_back(canon::message{.who = canon::role::user, .parts = {text_part("x")}});
     r.reasoning_budget = 64000;
     r.reasoning_effort = "minimal";
     std::string text;
@@ -838,19 +733,15 @@ TEST(OpenAiEncodeRequest, RefusesWhatTheFamilyCannotCarry) {
     }
     {
         auto r = anthropic_style_request();
-        auto doc = make_part(part_kind::document);
-        doc.url = "https://example.com/a.pdf";
-        r.messages[1].parts.push_back(doc);
+        r.messages[1].parts.push_back(
+            media_part(part_kind::document, "", "", "https://example.com/a.pdf"));
         const auto bad = openai::encode_request(r, "m", text);
         ASSERT_TRUE(bad.has_value());
         EXPECT_EQ(bad->param, "messages[1].content[5].source");
     }
     {
         auto r = anthropic_style_request();
-        auto image = make_part(part_kind::image);
-        image.media_type = "image/png";
-        image.data = "iVBO";
-        r.messages[3].parts[0].content.push_back(image);
+        r.messages[3].parts[0].content.push_back(media_part(part_kind::image, "image/png", "iVBO"));
         const auto bad = openai::encode_request(r, "m", text);
         ASSERT_TRUE(bad.has_value());
         EXPECT_EQ(bad->param, "messages[3].content[0].content");
@@ -925,7 +816,7 @@ TEST(OpenAiDecodeAnswer, EveryRecordedFamilyAnswerDecodesWithExactUsage) {
 TEST(OpenAiDecodeAnswer, ToolCallsAndReasoningArePartsInOrder) {
     LOAD_OR_SKIP(r, "openai/chat_tool_call");
     canon::chat_answer a;
-    ASSERT_TRUE(openai::decode_answer(r->response, a));
+    ASSERT_TRUE(openai::decode_answer(r.response, a));
     ASSERT_EQ(a.parts.size(), 1U);
     EXPECT_EQ(a.parts[0].kind, part_kind::tool_call);
     EXPECT_EQ(a.parts[0].id, "call_TTY8UFNo7rNCaOBUNtlRSvMG");
@@ -934,7 +825,7 @@ TEST(OpenAiDecodeAnswer, ToolCallsAndReasoningArePartsInOrder) {
 
     LOAD_OR_SKIP(x, "xai/chat_basic");
     canon::chat_answer b;
-    ASSERT_TRUE(openai::decode_answer(x->response, b));
+    ASSERT_TRUE(openai::decode_answer(x.response, b));
     ASSERT_EQ(b.parts.size(), 2U);
     EXPECT_EQ(b.parts[0].kind, part_kind::reasoning);
     EXPECT_TRUE(b.parts[0].text.starts_with("The question is"));
@@ -942,7 +833,7 @@ TEST(OpenAiDecodeAnswer, ToolCallsAndReasoningArePartsInOrder) {
 
     LOAD_OR_SKIP(d, "deepseek/chat_tool_call");
     canon::chat_answer c;
-    ASSERT_TRUE(openai::decode_answer(d->response, c));
+    ASSERT_TRUE(openai::decode_answer(d.response, c));
     ASSERT_EQ(c.parts.size(), 3U);
     EXPECT_EQ(c.parts[0].kind, part_kind::text);
     EXPECT_EQ(c.parts[1].arguments, R"({"latitude": "52.5200", "longitude": "13.4050"})");

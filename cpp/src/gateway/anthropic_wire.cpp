@@ -1,14 +1,13 @@
 #include "gateway/anthropic_wire.hpp"
 
 #include "core/log.hpp"
+#include "gateway/codec_util.hpp"
 #include "gateway/json_scan.hpp"
 #include "gateway/sse.hpp"
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <map>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -16,17 +15,18 @@ namespace aignehub::gateway::anthropic {
 
 namespace {
 
+using codec::clean_text;
+using codec::integer_of;
+using codec::make_event;
+using codec::make_part;
+using codec::member;
+using codec::random_hex;
+using codec::refuse;
+using codec::scan_object;
+
 constexpr std::string_view invalid_event = "the provider sent an invalid stream event";
 
 // ---- canonical values --------------------------------------------------------------------------
-
-canon::event make_event(canon::event_kind kind, std::string text = {}, int index = 0) {
-    canon::event e;
-    e.kind = kind;
-    e.text = std::move(text);
-    e.index = index;
-    return e;
-}
 
 canon::event usage_event(const usage_counts& usage) {
     canon::event e = make_event(canon::event_kind::usage);
@@ -34,49 +34,7 @@ canon::event usage_event(const usage_counts& usage) {
     return e;
 }
 
-canon::part make_part(canon::part_kind kind, std::string text = {}) {
-    canon::part p;
-    p.kind = kind;
-    p.text = std::move(text);
-    return p;
-}
-
-// ---- text and ids ---------------------------------------------------------------------------
-
-// At most `max` bytes of `text`, cut on a UTF-8 boundary, with control characters as spaces.
-std::string clean_text(std::string_view text, std::size_t max) {
-    if (text.size() > max) {
-        std::size_t cut = max;
-        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) {
-            --cut; // not inside a multi-byte character
-        }
-        text = text.substr(0, cut);
-    }
-    std::string plain;
-    plain.reserve(text.size());
-    for (const char c : text) {
-        plain.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? ' ' : c);
-    }
-    return plain;
-}
-
-// Message ids only need to be unique enough for a client to tell answers apart; they carry no
-// authority, so a per-thread PRNG seeded from the OS is enough.
-std::string random_hex(std::size_t bytes) {
-    thread_local std::mt19937_64 engine{std::random_device{}()};
-    static constexpr std::string_view digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes * 2);
-    std::uint64_t pool = 0;
-    for (std::size_t i = 0; i < bytes * 2; ++i) {
-        if (i % 16 == 0) {
-            pool = engine();
-        }
-        out.push_back(digits[pool & 0xFU]);
-        pool >>= 4U;
-    }
-    return out;
-}
+// ---- ids -------------------------------------------------------------------------------------
 
 std::string message_id(std::string_view id) {
     if (id.empty()) {
@@ -207,6 +165,12 @@ usage_counts counts_of(const raw_usage& raw) {
     return out;
 }
 
+usage_counts usage_of(const scan::value& usage) {
+    raw_usage raw;
+    read_usage(usage, raw);
+    return counts_of(raw);
+}
+
 // The inverse of counts_of.
 raw_usage raw_of(const usage_counts& usage) {
     raw_usage out;
@@ -307,55 +271,10 @@ void append_event(std::string& out, std::string_view name, std::string_view data
     out.append("\n\n");
 }
 
-// ---- JSON helpers (DOM) ----------------------------------------------------------------------
+// ---- base64 ----------------------------------------------------------------------------------
 
-const ojson& member(const ojson& object, std::string_view key) {
-    static const ojson null_value;
-    if (!object.is_object()) {
-        return null_value;
-    }
-    const auto it = object.find(key);
-    return it == object.end() ? null_value : *it;
-}
-
-std::optional<std::int64_t> whole(const ojson& v) {
-    if (v.is_number_unsigned()) {
-        const auto u = v.get<std::uint64_t>();
-        return u <= static_cast<std::uint64_t>(INT64_MAX)
-                   ? std::optional(static_cast<std::int64_t>(u))
-                   : std::nullopt;
-    }
-    if (v.is_number_integer()) {
-        return v.get<std::int64_t>();
-    }
-    if (v.is_number_float()) {
-        const double d = v.get<double>();
-        if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9.0e18) {
-            return static_cast<std::int64_t>(d);
-        }
-    }
-    return std::nullopt;
-}
-
-// "data:<media type>[;...];base64,<data>"
-bool split_data_url(std::string_view url, std::string& media_type, std::string& data) {
-    if (!url.starts_with("data:")) {
-        return false;
-    }
-    url.remove_prefix(5);
-    const auto comma = url.find(',');
-    if (comma == std::string_view::npos) {
-        return false;
-    }
-    const std::string_view meta = url.substr(0, comma);
-    if (!meta.ends_with(";base64")) {
-        return false;
-    }
-    media_type = std::string(meta.substr(0, meta.find(';')));
-    data = std::string(url.substr(comma + 1));
-    return !media_type.empty();
-}
-
+// Lenient where crypto::base64_decode is strict (either alphabet; padding, spaces and line
+// breaks skipped): a plain-text document's data is taken as the client wrote it.
 std::optional<std::string> base64_decode(std::string_view in) {
     std::string out;
     out.reserve(in.size() / 4 * 3);
@@ -390,8 +309,13 @@ std::optional<std::string> base64_decode(std::string_view in) {
 
 // ---- encode_request --------------------------------------------------------------------------
 
-bad_field refuse(std::string param, std::string message) {
-    return bad_field{std::move(param), std::move(message), "invalid_request"};
+// A data URL Anthropic can take as a base64 source: one that names its media type.
+std::optional<codec::data_url> typed_data_url(std::string_view url) {
+    auto parsed = codec::parse_data_url(url);
+    if (!parsed || parsed->media_type.empty()) {
+        return std::nullopt;
+    }
+    return parsed;
 }
 
 void add_cache_control(ojson& block, const ojson& cache_control) {
@@ -414,12 +338,12 @@ std::optional<bad_field> content_block(const canon::part& p, const std::string& 
         break;
     case canon::part_kind::image: {
         ojson source;
-        std::string media_type;
-        std::string data;
         if (!p.data.empty()) {
             source = {{"type", "base64"}, {"media_type", p.media_type}, {"data", p.data}};
-        } else if (split_data_url(p.url, media_type, data)) {
-            source = {{"type", "base64"}, {"media_type", media_type}, {"data", data}};
+        } else if (const auto inline_url = typed_data_url(p.url)) {
+            source = {{"type", "base64"},
+                      {"media_type", inline_url->media_type},
+                      {"data", inline_url->data}};
         } else if (!p.url.empty()) {
             source = {{"type", "url"}, {"url", p.url}};
         } else {
@@ -429,10 +353,19 @@ std::optional<bad_field> content_block(const canon::part& p, const std::string& 
         break;
     }
     case canon::part_kind::document: {
-        ojson source;
         std::string media_type = p.media_type;
         std::string data = p.data;
-        if (data.empty() && !p.url.empty() && !split_data_url(p.url, media_type, data)) {
+        bool remote = false;
+        if (data.empty() && !p.url.empty()) {
+            auto inline_url = typed_data_url(p.url);
+            remote = !inline_url;
+            if (inline_url) {
+                media_type = std::move(inline_url->media_type);
+                data = std::move(inline_url->data);
+            }
+        }
+        ojson source;
+        if (remote) {
             source = {{"type", "url"}, {"url", p.url}};
         } else if (!data.empty() && media_type == "application/pdf") {
             source = {{"type", "base64"}, {"media_type", media_type}, {"data", data}};
@@ -616,9 +549,7 @@ ojson encode_tools(const std::vector<canon::tool>& tools) {
         if (!t.description.empty()) {
             tool["description"] = t.description;
         }
-        ojson schema = t.parameters.is_object()
-                           ? t.parameters
-                           : ojson{{"type", "object"}, {"properties", ojson::object()}};
+        ojson schema = codec::object_schema(t.parameters);
         if (!schema.contains("type")) {
             schema["type"] = "object"; // Anthropic requires it; JSON Schema defaults to any
         }
@@ -642,19 +573,16 @@ std::optional<bad_field> thinking_budget(const canon::chat_request& r,
         }
         return std::nullopt;
     }
-    const std::string_view effort = r.reasoning_effort;
-    if (effort.empty() || effort == "minimal" || effort == "none") {
+    if (r.reasoning_effort.empty()) {
         return std::nullopt;
     }
-    if (effort == "low") {
-        budget = 1024;
-    } else if (effort == "medium") {
-        budget = 8192;
-    } else if (effort == "high") {
-        budget = 24576;
-    } else {
+    const auto tokens = codec::budget_of_effort(r.reasoning_effort);
+    if (!tokens) {
         return refuse("reasoning_effort", "reasoning_effort must be one of minimal, low, medium "
                                           "or high");
+    }
+    if (*tokens > 0) {
+        budget = tokens;
     }
     return std::nullopt;
 }
@@ -784,21 +712,25 @@ std::optional<bad_field> build_body(const canon::chat_request& r, std::string_vi
     if (!stop.empty()) {
         body["stop_sequences"] = std::move(stop);
     }
-    if (r.temperature) {
-        body["temperature"] = *r.temperature;
-    }
-    if (r.top_p) {
-        body["top_p"] = *r.top_p;
-    }
-    if (r.top_k) {
-        body["top_k"] = *r.top_k;
-    }
+    codec::set_if(body, "temperature", r.temperature);
+    codec::set_if(body, "top_p", r.top_p);
+    codec::set_if(body, "top_k", r.top_k);
     if (!r.user.empty()) {
         body["metadata"] = {{"user_id", r.user}};
     }
     if (r.stream) {
         body["stream"] = true;
     }
+    return std::nullopt;
+}
+
+std::optional<bad_field> encode_body(const canon::chat_request& r, std::string_view model,
+                                     bool count, std::string& out) {
+    ojson body;
+    if (auto bad = build_body(r, model, count, body)) {
+        return bad;
+    }
+    out = dump(body);
     return std::nullopt;
 }
 
@@ -900,15 +832,12 @@ public:
         if (e.data.empty()) {
             return std::nullopt; // a comment, keep-alive or bare event name
         }
-        if (!scan::valid(e.data)) {
+        const auto parsed = scan_object(e.data);
+        if (!parsed) {
             return upstream_error{std::string(invalid_event), "api_error", "invalid_stream_event",
                                   0};
         }
-        const scan::value top = scan::document(e.data);
-        if (top.type != scan::kind::object) {
-            return upstream_error{std::string(invalid_event), "api_error", "invalid_stream_event",
-                                  0};
-        }
+        const scan::value& top = *parsed;
         std::string_view type = type_of(top);
         if (type.empty()) {
             type = e.name;
@@ -1138,10 +1067,7 @@ public:
         case canon::event_kind::redacted_reasoning: {
             begin(out);
             close_all(out);
-            ojson start = {{"type", "content_block_start"},
-                           {"index", next_index_},
-                           {"content_block", {{"type", "redacted_thinking"}, {"data", e.text}}}};
-            append_event(out, "content_block_start", dump(start));
+            start_block(out, {{"type", "redacted_thinking"}, {"data", e.text}});
             stop_block(out, next_index_++);
             return;
         }
@@ -1237,14 +1163,17 @@ private:
         waiting_.clear();
     }
 
-    void open(std::string& out, block kind) {
-        ojson content = kind == block::text ? ojson{{"type", "text"}, {"text", ""}}
-                                            : ojson{{"type", "thinking"}, {"thinking", ""}};
+    void start_block(std::string& out, ojson content) const {
         ojson start = ojson::object();
         start["type"] = "content_block_start";
         start["index"] = next_index_;
         start["content_block"] = std::move(content);
         append_event(out, "content_block_start", dump(start));
+    }
+
+    void open(std::string& out, block kind) {
+        start_block(out, kind == block::text ? ojson{{"type", "text"}, {"text", ""}}
+                                             : ojson{{"type", "thinking"}, {"thinking", ""}});
         open_ = kind;
     }
 
@@ -1254,13 +1183,16 @@ private:
         content["id"] = c.id;
         content["name"] = c.name;
         content["input"] = ojson::object();
-        ojson start = ojson::object();
-        start["type"] = "content_block_start";
-        start["index"] = next_index_;
-        start["content_block"] = std::move(content);
-        append_event(out, "content_block_start", dump(start));
+        start_block(out, std::move(content));
         c.opened = true;
         open_ = block::tool;
+    }
+
+    // `event: content_block_delta` up to the delta, for the open block.
+    void start_delta(std::string& out) const {
+        out.append("event: content_block_delta\ndata: "
+                   R"({"type":"content_block_delta","index":)");
+        out.append(std::to_string(next_index_));
     }
 
     void delta(std::string& out, block kind, std::string_view type, std::string_view field,
@@ -1269,9 +1201,7 @@ private:
             close_all(out);
             open(out, kind);
         }
-        out.append("event: content_block_delta\ndata: "
-                   R"({"type":"content_block_delta","index":)");
-        out.append(std::to_string(next_index_));
+        start_delta(out);
         out.append(R"(,"delta":{"type":")");
         out.append(type);
         out.append(R"(",")");
@@ -1281,10 +1211,8 @@ private:
         out.append("}}\n\n");
     }
 
-    void arguments_delta(std::string& out, std::string_view json) {
-        out.append("event: content_block_delta\ndata: "
-                   R"({"type":"content_block_delta","index":)");
-        out.append(std::to_string(next_index_));
+    void arguments_delta(std::string& out, std::string_view json) const {
+        start_delta(out);
         out.append(R"(,"delta":{"type":"input_json_delta","partial_json":)");
         aignehub::detail::append_json_string(out, json);
         out.append("}}\n\n");
@@ -1377,8 +1305,12 @@ std::optional<bad_field> required_string(const ojson& object, std::string_view k
     return std::nullopt;
 }
 
-std::optional<bad_field> read_image(const ojson& block, const std::string& path, canon::part& out) {
-    out.kind = canon::part_kind::image;
+// An image or document block: its source (base64 or url, or text for a document) and a
+// document's title.
+std::optional<bad_field> read_media(const ojson& block, const std::string& path,
+                                    canon::part_kind kind, canon::part& out) {
+    out.kind = kind;
+    const bool document = kind == canon::part_kind::document;
     const ojson& source = member(block, "source");
     const std::string where = path + ".source";
     if (!source.is_object()) {
@@ -1389,56 +1321,44 @@ std::optional<bad_field> read_image(const ojson& block, const std::string& path,
     if (auto bad = required_string(source, "type", where, type)) {
         return bad;
     }
+    std::optional<bad_field> bad;
     if (type == "base64") {
-        if (auto bad = required_string(source, "media_type", where, out.media_type)) {
-            return bad;
-        }
-        return required_string(source, "data", where, out.data);
-    }
-    if (type == "url") {
-        return required_string(source, "url", where, out.url);
-    }
-    return invalid(where + ".type", "this gateway accepts base64 and url image sources");
-}
-
-std::optional<bad_field> read_document(const ojson& block, const std::string& path,
-                                       canon::part& out) {
-    out.kind = canon::part_kind::document;
-    const ojson& source = member(block, "source");
-    const std::string where = path + ".source";
-    if (!source.is_object()) {
-        return invalid(where,
-                       source.is_null() ? "Field required" : "Input should be a valid dictionary");
-    }
-    std::string type;
-    if (auto bad = required_string(source, "type", where, type)) {
-        return bad;
-    }
-    if (type == "base64") {
-        if (auto bad = required_string(source, "media_type", where, out.media_type)) {
-            return bad;
-        }
-        if (auto bad = required_string(source, "data", where, out.data)) {
-            return bad;
-        }
-    } else if (type == "text") {
-        out.media_type = "text/plain";
-        if (auto bad = required_string(source, "data", where, out.text)) {
-            return bad;
+        bad = required_string(source, "media_type", where, out.media_type);
+        if (!bad) {
+            bad = required_string(source, "data", where, out.data);
         }
     } else if (type == "url") {
-        if (auto bad = required_string(source, "url", where, out.url)) {
-            return bad;
-        }
+        bad = required_string(source, "url", where, out.url);
+    } else if (type == "text" && document) {
+        out.media_type = "text/plain";
+        bad = required_string(source, "data", where, out.text);
     } else {
-        return invalid(where + ".type", "this gateway accepts base64, text and url document "
-                                        "sources");
+        return invalid(where + ".type",
+                       document ? "this gateway accepts base64, text and url document sources"
+                                : "this gateway accepts base64 and url image sources");
+    }
+    if (bad || !document) {
+        return bad;
     }
     if (const ojson& title = member(block, "title"); title.is_string()) {
         out.title = title.get<std::string>();
     } else if (!title.is_null()) {
         return invalid(path + ".title", "Input should be a valid string");
     }
+    return std::nullopt;
+}
+
+// The type of a content block, which must be an object that has one.
+std::optional<bad_field> block_type(const ojson& block, const std::string& where,
+                                    std::string& type) {
+    if (!block.is_object()) {
+        return invalid(where, "Input should be a valid dictionary");
+    }
+    const ojson& value = member(block, "type");
+    if (!value.is_string()) {
+        return invalid(where + ".type", "Field required");
+    }
+    type = value.get<std::string>();
     return std::nullopt;
 }
 
@@ -1450,12 +1370,10 @@ std::optional<bad_field> read_content(const ojson& block, const std::string_view
         if (auto bad = required_string(block, "text", path, out.text)) {
             return bad;
         }
-    } else if (type == "image") {
-        if (auto bad = read_image(block, path, out)) {
-            return bad;
-        }
-    } else if (type == "document") {
-        if (auto bad = read_document(block, path, out)) {
+    } else if (type == "image" || type == "document") {
+        if (auto bad = read_media(
+                block, path, type == "image" ? canon::part_kind::image : canon::part_kind::document,
+                out)) {
             return bad;
         }
     } else {
@@ -1477,15 +1395,12 @@ std::optional<bad_field> read_tool_result(const ojson& block, const std::string&
         for (std::size_t k = 0; k < content.size(); ++k) {
             const std::string where = at(path + ".content", k);
             const ojson& inner = content[k];
-            if (!inner.is_object()) {
-                return invalid(where, "Input should be a valid dictionary");
-            }
-            const ojson& type = member(inner, "type");
-            if (!type.is_string()) {
-                return invalid(where + ".type", "Field required");
+            std::string type;
+            if (auto bad = block_type(inner, where, type)) {
+                return bad;
             }
             canon::part p;
-            if (auto bad = read_content(inner, type.get<std::string>(), where, p)) {
+            if (auto bad = read_content(inner, type, where, p)) {
                 return bad;
             }
             out.content.push_back(std::move(p));
@@ -1529,14 +1444,10 @@ std::optional<bad_field> read_message(const ojson& m, const std::string& path,
     for (std::size_t j = 0; j < content.size(); ++j) {
         const std::string where = at(path + ".content", j);
         const ojson& block = content[j];
-        if (!block.is_object()) {
-            return invalid(where, "Input should be a valid dictionary");
+        std::string type;
+        if (auto bad = block_type(block, where, type)) {
+            return bad;
         }
-        const ojson& type_value = member(block, "type");
-        if (!type_value.is_string()) {
-            return invalid(where + ".type", "Field required");
-        }
-        const std::string type = type_value.get<std::string>();
         canon::part p;
         if (type == "tool_result") {
             if (assistant) {
@@ -1716,7 +1627,7 @@ std::optional<bad_field> read_thinking(const ojson& thinking, canon::chat_reques
         return invalid("thinking.type", "Input should be 'enabled' or 'disabled'");
     }
     const ojson& budget = member(thinking, "budget_tokens");
-    const auto tokens = whole(budget);
+    const auto tokens = integer_of(budget);
     if (!tokens) {
         return invalid("thinking.budget_tokens",
                        budget.is_null() ? "Field required" : "Input should be a valid integer");
@@ -1752,7 +1663,7 @@ std::optional<bad_field> read_top_level(std::string_view key, const ojson& v,
         }
         out.model = v.get<std::string>();
     } else if (key == "max_tokens") {
-        const auto tokens = whole(v);
+        const auto tokens = integer_of(v);
         if (!tokens) {
             return invalid(name, "Input should be a valid integer");
         }
@@ -1795,7 +1706,7 @@ std::optional<bad_field> read_top_level(std::string_view key, const ojson& v,
     } else if (key == "top_p") {
         return read_number(v, key, 0.0, 1.0, out.top_p);
     } else if (key == "top_k") {
-        const auto k = whole(v);
+        const auto k = integer_of(v);
         if (!k || *k < 0) {
             return invalid(name, "Input should be a non-negative integer");
         }
@@ -1860,37 +1771,24 @@ std::int64_t default_max_tokens(std::string_view model) {
 
 std::optional<bad_field> encode_request(const canon::chat_request& request, std::string_view model,
                                         std::string& out) {
-    ojson body;
-    if (auto bad = build_body(request, model, false, body)) {
-        return bad;
-    }
-    out = dump(body);
-    return std::nullopt;
+    return encode_body(request, model, false, out);
 }
 
 std::optional<bad_field> encode_count_request(const canon::chat_request& request,
                                               std::string_view model, std::string& out) {
-    ojson body;
-    if (auto bad = build_body(request, model, true, body)) {
-        return bad;
-    }
-    out = dump(body);
-    return std::nullopt;
+    return encode_body(request, model, true, out);
 }
 
 bool decode_answer(std::string_view body, canon::chat_answer& out) {
-    if (!scan::valid(body)) {
-        return false;
-    }
-    const scan::value top = scan::document(body);
-    if (top.type != scan::kind::object) {
+    const auto top = scan_object(body);
+    if (!top) {
         return false;
     }
     bool is_message = true;
     bool has_content = false;
     raw_usage usage;
     bool has_usage = false;
-    scan::members(top, [&](std::string_view key, const scan::value& v) {
+    scan::members(*top, [&](std::string_view key, const scan::value& v) {
         if (scan::key_is(key, "type")) {
             is_message = v.type == scan::kind::string && scan::text_of(v) == "message";
         } else if (scan::key_is(key, "id") && v.type == scan::kind::string) {
@@ -2119,20 +2017,15 @@ std::optional<bad_field> read_passthrough(std::string_view body, request_view& o
 }
 
 bool read_answer(std::string_view body, answer_facts& out) {
-    if (!scan::valid(body)) {
+    const auto top = scan_object(body);
+    if (!top) {
         return false;
     }
-    const scan::value top = scan::document(body);
-    if (top.type != scan::kind::object) {
-        return false;
-    }
-    scan::members(top, [&](std::string_view key, const scan::value& v) {
+    scan::members(*top, [&](std::string_view key, const scan::value& v) {
         if (scan::key_is(key, "model") && v.type == scan::kind::string) {
             out.model = scan::text_of(v);
         } else if (scan::key_is(key, "usage") && v.type == scan::kind::object) {
-            raw_usage usage;
-            read_usage(v, usage);
-            out.usage = counts_of(usage);
+            out.usage = usage_of(v);
         }
         return true;
     });
@@ -2172,9 +2065,7 @@ chunk_result process_event(std::string_view raw, stream_state& state) {
                     if (scan::key_is(k, "model") && v.type == scan::kind::string) {
                         state.model = scan::text_of(v);
                     } else if (scan::key_is(k, "usage") && v.type == scan::kind::object) {
-                        raw_usage usage;
-                        read_usage(v, usage);
-                        state.usage = counts_of(usage);
+                        state.usage = usage_of(v);
                     }
                     return true;
                 });

@@ -1,13 +1,13 @@
 #include "gateway/gemini_wire.hpp"
 
 #include "core/hex.hpp"
+#include "gateway/codec_util.hpp"
 #include "gateway/json_scan.hpp"
 #include "gateway/sse.hpp"
 
 #include <array>
 #include <cstdint>
 #include <map>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -17,38 +17,25 @@ namespace {
 
 using canon::part;
 using canon::part_kind;
-
-bad_field refuse(std::string param, std::string message) {
-    return bad_field{std::move(param), std::move(message), "invalid_request"};
-}
+using codec::clean_text;
+using codec::make_event;
+using codec::make_part;
+using codec::refuse;
+using codec::string_member;
 
 std::string at(std::size_t message, std::size_t part) {
     return "messages[" + std::to_string(message) + "].content[" + std::to_string(part) + "]";
+}
+
+// "models/<model>", as Gemini names a model in a request body.
+std::string model_resource(std::string_view model) {
+    return model.starts_with("models/") ? std::string(model) : "models/" + std::string(model);
 }
 
 // Files uploaded through Gemini's File API, or in Cloud Storage: the only URLs Gemini reads.
 bool gemini_file_uri(std::string_view url) {
     return url.starts_with("gs://") ||
            url.starts_with("https://generativelanguage.googleapis.com/");
-}
-
-// Splits "data:<type>;base64,<data>"; false when `url` is not a base64 data URL.
-bool split_data_url(std::string_view url, std::string& media_type, std::string& data) {
-    if (!url.starts_with("data:")) {
-        return false;
-    }
-    const auto comma = url.find(',');
-    if (comma == std::string_view::npos) {
-        return false;
-    }
-    std::string_view head = url.substr(5, comma - 5);
-    if (!head.ends_with(";base64")) {
-        return false;
-    }
-    head.remove_suffix(7);
-    media_type = std::string(head.substr(0, head.find(';')));
-    data = std::string(url.substr(comma + 1));
-    return true;
 }
 
 // The media type of base64 image data from its first bytes, for parts that came without one.
@@ -89,7 +76,11 @@ std::optional<bad_field> media_part(const part& p, const std::string& where, ojs
     const bool image = p.kind == part_kind::image;
     std::string media_type = p.media_type;
     std::string data = p.data;
-    if (data.empty() && !p.url.empty() && !split_data_url(p.url, media_type, data)) {
+    auto inline_url = data.empty() ? codec::parse_data_url(p.url) : std::nullopt;
+    if (inline_url) {
+        media_type = std::move(inline_url->media_type);
+        data = std::move(inline_url->data);
+    } else if (data.empty() && !p.url.empty()) {
         if (!gemini_file_uri(p.url)) {
             return image ? refuse(where + ".image_url",
                                   "Gemini takes images inline only: send the image as a base64 "
@@ -167,22 +158,6 @@ bool has_parameters(const ojson& schema) {
     }
     return schema.contains("anyOf") || schema.contains("oneOf") || schema.contains("allOf") ||
            schema.contains("$ref");
-}
-
-std::optional<std::int64_t> budget_of_effort(std::string_view effort) {
-    if (effort == "minimal" || effort == "none") {
-        return 0;
-    }
-    if (effort == "low") {
-        return 1024;
-    }
-    if (effort == "medium") {
-        return 8192;
-    }
-    if (effort == "high") {
-        return 24576;
-    }
-    return std::nullopt;
 }
 
 // Fills `body` with the generateContent fields for `request`.
@@ -347,30 +322,16 @@ std::optional<bad_field> encode_body(const canon::chat_request& request, ojson& 
     }
 
     ojson generation = ojson::object();
-    if (request.temperature) {
-        generation["temperature"] = *request.temperature;
-    }
-    if (request.top_p) {
-        generation["topP"] = *request.top_p;
-    }
-    if (request.top_k) {
-        generation["topK"] = *request.top_k;
-    }
-    if (request.max_tokens) {
-        generation["maxOutputTokens"] = *request.max_tokens;
-    }
+    codec::set_if(generation, "temperature", request.temperature);
+    codec::set_if(generation, "topP", request.top_p);
+    codec::set_if(generation, "topK", request.top_k);
+    codec::set_if(generation, "maxOutputTokens", request.max_tokens);
     if (!request.stop.empty()) {
         generation["stopSequences"] = request.stop;
     }
-    if (request.presence_penalty) {
-        generation["presencePenalty"] = *request.presence_penalty;
-    }
-    if (request.frequency_penalty) {
-        generation["frequencyPenalty"] = *request.frequency_penalty;
-    }
-    if (request.seed) {
-        generation["seed"] = *request.seed;
-    }
+    codec::set_if(generation, "presencePenalty", request.presence_penalty);
+    codec::set_if(generation, "frequencyPenalty", request.frequency_penalty);
+    codec::set_if(generation, "seed", request.seed);
     switch (request.format) {
     case canon::response_format::text:
         break;
@@ -384,7 +345,7 @@ std::optional<bad_field> encode_body(const canon::chat_request& request, ojson& 
     }
     std::optional<std::int64_t> budget = request.reasoning_budget;
     if (!budget && !request.reasoning_effort.empty()) {
-        budget = budget_of_effort(request.reasoning_effort);
+        budget = codec::budget_of_effort(request.reasoning_effort);
         if (!budget) {
             return refuse("reasoning_effort",
                           "reasoning_effort must be minimal, low, medium or high for Gemini");
@@ -410,11 +371,6 @@ std::int64_t int_of(const ojson& object, std::string_view key) {
         return static_cast<std::int64_t>(v->get<double>());
     }
     return 0;
-}
-
-std::string string_of(const ojson& object, std::string_view key) {
-    const auto v = object.find(key);
-    return v != object.end() && v->is_string() ? v->get<std::string>() : std::string();
 }
 
 // usageMetadata in OpenAI's terms: cached content is part of promptTokenCount, thoughts are
@@ -476,7 +432,7 @@ const ojson* parts_of(const ojson& candidate) {
 bool blocked(const ojson& response) {
     const auto feedback = response.find("promptFeedback");
     return feedback != response.end() && feedback->is_object() &&
-           !string_of(*feedback, "blockReason").empty();
+           !string_member(*feedback, "blockReason").empty();
 }
 
 std::string arguments_of(const ojson& call) {
@@ -484,34 +440,17 @@ std::string arguments_of(const ojson& call) {
     return args != call.end() && args->is_object() ? dump(*args) : std::string("{}");
 }
 
-// At most `max` bytes of `text`, cut at a character boundary, control characters as spaces.
-std::string clean_text(std::string_view text, std::size_t max) {
-    if (text.size() > max) {
-        std::size_t cut = max;
-        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) {
-            --cut;
-        }
-        text = text.substr(0, cut);
-    }
-    std::string plain;
-    plain.reserve(text.size());
-    for (const char c : text) {
-        plain.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? ' ' : c);
-    }
-    return plain;
-}
-
 // {"code","message","status","details":[{"reason"}]} in OpenAI's terms.
 upstream_error error_of(const ojson& error, unsigned status) {
     upstream_error out;
     out.type = status >= 500 ? "upstream_error" : "invalid_request_error";
-    const std::string message = string_of(error, "message");
-    const std::string code = string_of(error, "status");
+    const std::string message = string_member(error, "message");
+    const std::string code = string_member(error, "status");
     std::string reason;
     if (const auto details = error.find("details"); details != error.end() && details->is_array()) {
         for (const auto& d : *details) {
             if (d.is_object() && reason.empty()) {
-                reason = string_of(d, "reason");
+                reason = string_member(d, "reason");
             }
         }
     }
@@ -546,30 +485,6 @@ const ojson* error_object(const ojson& doc) {
     }
     const auto error = top->find("error");
     return error != top->end() && error->is_object() ? &*error : nullptr;
-}
-
-canon::event event_of(canon::event_kind kind) {
-    canon::event e;
-    e.kind = kind;
-    return e;
-}
-
-std::string random_hex8() {
-    // Call ids only need to differ between calls; a per-thread PRNG keeps system calls off the
-    // hot path.
-    thread_local std::mt19937 rng{[] {
-        std::random_device device;
-        std::seed_seq seed{device(), device()};
-        return std::mt19937{seed};
-    }()};
-    static constexpr std::string_view hex = "0123456789abcdef";
-    std::uint32_t bits = static_cast<std::uint32_t>(rng());
-    std::string out(8, '0');
-    for (auto& c : out) {
-        c = hex[bits & 0x0FU];
-        bits >>= 4U;
-    }
-    return out;
 }
 
 class stream_decoder final : public canon::stream_decoder {
@@ -638,9 +553,9 @@ private:
         }
         if (!started_) {
             started_ = true;
-            canon::event e = event_of(canon::event_kind::start);
-            e.id = string_of(c, "responseId");
-            e.name = string_of(c, "modelVersion");
+            canon::event e = make_event(canon::event_kind::start);
+            e.id = string_member(c, "responseId");
+            e.name = string_member(c, "modelVersion");
             out.push_back(std::move(e));
         }
         canon::finish reason = canon::finish::none;
@@ -650,14 +565,14 @@ private:
                     part_events(p, out);
                 }
             }
-            if (const std::string r = string_of(*candidate, "finishReason"); !r.empty()) {
+            if (const std::string r = string_member(*candidate, "finishReason"); !r.empty()) {
                 reason = finish_of(r);
             }
         } else if (blocked(c)) {
             reason = canon::finish::content_filter;
         }
         if (const auto meta = c.find("usageMetadata"); meta != c.end() && meta->is_object()) {
-            canon::event e = event_of(canon::event_kind::usage);
+            canon::event e = make_event(canon::event_kind::usage);
             e.usage = usage_of(*meta);
             out.push_back(std::move(e));
         }
@@ -666,7 +581,7 @@ private:
             if (reason == canon::finish::stop && calls_ > 0) {
                 reason = canon::finish::tool_calls;
             }
-            canon::event e = event_of(canon::event_kind::finish);
+            canon::event e = make_event(canon::event_kind::finish);
             e.reason = reason;
             out.push_back(std::move(e));
         }
@@ -677,18 +592,15 @@ private:
         if (!p.is_object()) {
             return;
         }
-        std::string signature = string_of(p, "thoughtSignature");
+        std::string signature = string_member(p, "thoughtSignature");
         if (const auto call = p.find("functionCall"); call != p.end() && call->is_object()) {
             const int index = calls_++;
-            canon::event begin = event_of(canon::event_kind::tool_call);
-            begin.index = index;
+            canon::event begin = make_event(canon::event_kind::tool_call, {}, index);
             begin.id = make_call_id(index, signature);
-            begin.name = string_of(*call, "name");
+            begin.name = string_member(*call, "name");
             out.push_back(std::move(begin));
-            canon::event args = event_of(canon::event_kind::tool_arguments);
-            args.index = index;
-            args.text = arguments_of(*call);
-            out.push_back(std::move(args));
+            out.push_back(
+                make_event(canon::event_kind::tool_arguments, arguments_of(*call), index));
             return;
         }
         const auto text = p.find("text");
@@ -698,15 +610,12 @@ private:
         const auto thought = p.find("thought");
         const bool thinking = thought != p.end() && thought->is_boolean() && thought->get<bool>();
         if (!text->get_ref<const std::string&>().empty()) {
-            canon::event e =
-                event_of(thinking ? canon::event_kind::reasoning : canon::event_kind::text);
-            e.text = text->get<std::string>();
-            out.push_back(std::move(e));
+            out.push_back(
+                make_event(thinking ? canon::event_kind::reasoning : canon::event_kind::text,
+                           text->get<std::string>()));
         }
         if (thinking && !signature.empty()) {
-            canon::event e = event_of(canon::event_kind::signature);
-            e.text = std::move(signature);
-            out.push_back(std::move(e));
+            out.push_back(make_event(canon::event_kind::signature, std::move(signature)));
         }
     }
 
@@ -729,8 +638,7 @@ std::optional<bad_field> encode_request(const canon::chat_request& request, std:
 std::optional<bad_field> encode_count_request(const canon::chat_request& request,
                                               std::string_view model, std::string& out) {
     ojson inner = ojson::object();
-    inner["model"] =
-        model.starts_with("models/") ? std::string(model) : "models/" + std::string(model);
+    inner["model"] = model_resource(model);
     if (auto bad = encode_body(request, inner)) {
         return bad;
     }
@@ -758,8 +666,8 @@ bool decode_answer(std::string_view body, canon::chat_answer& out) {
         return false;
     }
     out = canon::chat_answer{};
-    out.id = string_of(doc, "responseId");
-    out.model = string_of(doc, "modelVersion");
+    out.id = string_member(doc, "responseId");
+    out.model = string_member(doc, "modelVersion");
     out.reason = canon::finish::stop;
     int calls = 0;
     if (const ojson* candidate = first_candidate(doc)) {
@@ -768,13 +676,12 @@ bool decode_answer(std::string_view body, canon::chat_answer& out) {
                 if (!p.is_object()) {
                     continue;
                 }
-                const std::string signature = string_of(p, "thoughtSignature");
+                const std::string signature = string_member(p, "thoughtSignature");
                 if (const auto call = p.find("functionCall");
                     call != p.end() && call->is_object()) {
-                    part t;
-                    t.kind = part_kind::tool_call;
+                    part t = make_part(part_kind::tool_call);
                     t.id = make_call_id(calls++, signature);
-                    t.name = string_of(*call, "name");
+                    t.name = string_member(*call, "name");
                     t.arguments = arguments_of(*call);
                     out.parts.push_back(std::move(t));
                     continue;
@@ -785,19 +692,15 @@ bool decode_answer(std::string_view body, canon::chat_answer& out) {
                 }
                 const auto thought = p.find("thought");
                 if (thought != p.end() && thought->is_boolean() && thought->get<bool>()) {
-                    part r;
-                    r.kind = part_kind::reasoning;
-                    r.text = text->get<std::string>();
+                    part r = make_part(part_kind::reasoning, text->get<std::string>());
                     r.signature = signature;
                     out.parts.push_back(std::move(r));
                 } else if (!text->get_ref<const std::string&>().empty()) {
-                    part t; // part_kind::text
-                    t.text = text->get<std::string>();
-                    out.parts.push_back(std::move(t));
+                    out.parts.push_back(make_part(part_kind::text, text->get<std::string>()));
                 }
             }
         }
-        out.reason = finish_of(string_of(*candidate, "finishReason"));
+        out.reason = finish_of(string_member(*candidate, "finishReason"));
     } else if (blocked(doc)) {
         out.reason = canon::finish::content_filter;
     }
@@ -827,7 +730,7 @@ upstream_error read_error(unsigned status, std::string_view body) {
 }
 
 std::string make_call_id(int index, std::string_view signature) {
-    std::string id = "call_" + std::to_string(index) + "_" + random_hex8();
+    std::string id = "call_" + std::to_string(index) + "_" + codec::random_hex(4);
     if (signature.empty()) {
         return id;
     }
@@ -910,8 +813,7 @@ std::optional<bad_field> encode_embeddings(std::string_view openai_body, std::st
     if (input == body.end() || (!input->is_string() && !input->is_array())) {
         return refuse("input", "input is required: a string or an array of strings");
     }
-    const std::string name =
-        model.starts_with("models/") ? std::string(model) : "models/" + std::string(model);
+    const std::string name = model_resource(model);
     const auto request_for = [&](const ojson& text) {
         ojson r = ojson::object();
         r["model"] = name;
@@ -945,11 +847,8 @@ std::optional<bad_field> encode_embeddings(std::string_view openai_body, std::st
 }
 
 bool decode_embeddings(std::string& body, std::string_view model, answer_facts& facts) {
-    if (!scan::valid(body)) {
-        return false;
-    }
-    const scan::value top = scan::document(body);
-    if (top.type != scan::kind::object) {
+    const auto top = codec::scan_object(body);
+    if (!top) {
         return false;
     }
     // The vectors are copied number token by number token: the client gets the digits Gemini
@@ -998,7 +897,7 @@ bool decode_embeddings(std::string& body, std::string_view model, answer_facts& 
         out += "]}";
         return numbers;
     };
-    scan::members(top, [&](std::string_view key, const scan::value& v) {
+    scan::members(*top, [&](std::string_view key, const scan::value& v) {
         if (scan::key_is(key, "embedding")) {
             found = true;
             ok = add(v);

@@ -1,12 +1,10 @@
 #include "gateway/openai_codec.hpp"
 
 #include "core/log.hpp"
+#include "gateway/codec_util.hpp"
 #include "gateway/sse.hpp"
 
 #include <chrono>
-#include <cmath>
-#include <limits>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -15,19 +13,21 @@ namespace aignehub::gateway::openai {
 namespace {
 
 using canon::part_kind;
+using codec::integer_of;
+using codec::make_event;
+using codec::make_part;
+using codec::member;
+using codec::refuse;
+using codec::string_member;
 
 // ---- small helpers --------------------------------------------------------------------------
 
-bad_field invalid(std::string param, std::string message) {
-    return bad_field{std::move(param), std::move(message), "invalid_request"};
-}
-
 bad_field untranslatable(const std::string& param) {
-    return invalid(param, "'" + param + "' cannot be translated for this provider");
+    return refuse(param, "'" + param + "' cannot be translated for this provider");
 }
 
 bad_field must_be(const std::string& param, std::string_view what) {
-    return invalid(param, param + " must be " + std::string(what));
+    return refuse(param, param + " must be " + std::string(what));
 }
 
 std::string at(std::string_view base, std::size_t index) {
@@ -40,49 +40,11 @@ std::int64_t now_seconds() {
         .count();
 }
 
-// Not a secret: an id for an answer that came without one.
-std::string random_hex(std::size_t length) {
-    thread_local std::mt19937_64 engine{std::random_device{}()};
-    static constexpr std::string_view digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(length);
-    std::uint64_t bits = 0;
-    for (std::size_t i = 0; i < length; ++i) {
-        if (i % 16 == 0) {
-            bits = engine();
-        }
-        out.push_back(digits[bits & 0xFU]);
-        bits >>= 4U;
-    }
-    return out;
-}
-
 std::string completion_id(std::string_view id) {
     if (id.starts_with("chatcmpl")) {
         return std::string(id);
     }
-    return "chatcmpl-" + (id.empty() ? random_hex(24) : std::string(id));
-}
-
-// A whole number, as read_request accepts them (2, 2.0, 1e2).
-std::optional<std::int64_t> integer_of(const ojson& v) {
-    if (v.is_number_unsigned()) {
-        const auto u = v.get<std::uint64_t>();
-        if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-            return std::nullopt;
-        }
-        return static_cast<std::int64_t>(u);
-    }
-    if (v.is_number_integer()) {
-        return v.get<std::int64_t>();
-    }
-    if (v.is_number_float()) {
-        const double d = v.get<double>();
-        if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.0e18) {
-            return static_cast<std::int64_t>(d);
-        }
-    }
-    return std::nullopt;
+    return "chatcmpl-" + (id.empty() ? codec::random_hex(12) : std::string(id));
 }
 
 std::optional<bad_field> read(const ojson& v, const std::string& param, std::string& out) {
@@ -119,81 +81,10 @@ std::optional<bad_field> read(const ojson& v, const std::string& param, bool& ou
     return std::nullopt;
 }
 
-// A member of an object, or null when it is absent.
-const ojson& member(const ojson& object, std::string_view key) {
-    static const ojson null;
-    if (!object.is_object()) {
-        return null;
-    }
-    const auto it = object.find(key);
-    return it == object.end() ? null : *it;
-}
-
-std::string string_member(const ojson& object, std::string_view key) {
-    const ojson& v = member(object, key);
-    return v.is_string() ? v.get<std::string>() : std::string();
-}
-
-canon::part part_of(part_kind kind) {
-    canon::part p;
-    p.kind = kind;
-    return p;
-}
-
-canon::part text_part_of(std::string text) {
-    canon::part p;
-    p.text = std::move(text);
-    return p;
-}
-
 canon::part reasoning_part_of(std::string text, std::string signature) {
-    canon::part p = part_of(part_kind::reasoning);
-    p.text = std::move(text);
+    canon::part p = make_part(part_kind::reasoning, std::move(text));
     p.signature = std::move(signature);
     return p;
-}
-
-canon::event event_of(canon::event_kind kind, std::string text = {}) {
-    canon::event e;
-    e.kind = kind;
-    e.text = std::move(text);
-    return e;
-}
-
-// ---- data URLs ------------------------------------------------------------------------------
-
-struct data_url {
-    std::string media_type;
-    std::string data;
-};
-
-// "data:<media type>[;param...];base64,<data>"; nullopt when `url` is not one.
-std::optional<data_url> parse_data_url(std::string_view url) {
-    if (!url.starts_with("data:")) {
-        return std::nullopt;
-    }
-    url.remove_prefix(5);
-    const auto comma = url.find(',');
-    if (comma == std::string_view::npos) {
-        return std::nullopt;
-    }
-    const std::string_view meta = url.substr(0, comma);
-    if (!meta.ends_with(";base64")) {
-        return std::nullopt;
-    }
-    const std::string_view media = meta.substr(0, meta.find(';'));
-    if (media.empty()) {
-        return std::nullopt;
-    }
-    return data_url{std::string(media), std::string(url.substr(comma + 1))};
-}
-
-std::string make_data_url(std::string_view media_type, std::string_view data) {
-    std::string out = "data:";
-    out.append(media_type);
-    out.append(";base64,");
-    out.append(data);
-    return out;
 }
 
 // ---- decode_request: the client's messages --------------------------------------------------
@@ -214,7 +105,7 @@ std::optional<bad_field> read_cache_control(const ojson& holder, const std::stri
 // A {"type":"text","text":...} part, the only kind system and tool messages may hold.
 std::optional<bad_field> text_part(const ojson& p, const std::string& where, canon::part& out) {
     if (!p.is_object() || string_member(p, "type") != "text") {
-        return invalid(where, where + " must be a text part here");
+        return refuse(where, where + " must be a text part here");
     }
     if (auto bad = read(member(p, "text"), where + ".text", out.text)) {
         return bad;
@@ -226,7 +117,7 @@ std::optional<bad_field> text_part(const ojson& p, const std::string& where, can
 std::optional<bad_field> text_content(const ojson& content, const std::string& where,
                                       std::vector<canon::part>& out) {
     if (content.is_string()) {
-        out.push_back(text_part_of(content.get<std::string>()));
+        out.push_back(make_part(part_kind::text, content.get<std::string>()));
         return std::nullopt;
     }
     if (!content.is_array()) {
@@ -250,14 +141,14 @@ std::optional<bad_field> image_part(const ojson& p, const std::string& where, ca
     }
     const std::string url = url_value.get<std::string>();
     out.kind = part_kind::image;
-    if (auto parsed = parse_data_url(url)) {
+    if (auto parsed = codec::parse_data_url(url); parsed && !parsed->media_type.empty()) {
         out.media_type = std::move(parsed->media_type);
         out.data = std::move(parsed->data);
     } else if (url.starts_with("https://") || url.starts_with("http://")) {
         out.url = url;
     } else {
-        return invalid(where + ".image_url.url",
-                       where + ".image_url.url must be an http(s) URL or a base64 data URL");
+        return refuse(where + ".image_url.url",
+                      where + ".image_url.url must be an http(s) URL or a base64 data URL");
     }
     return std::nullopt;
 }
@@ -268,22 +159,22 @@ std::optional<bad_field> file_part(const ojson& p, const std::string& where, can
         return must_be(where + ".file", "an object");
     }
     if (!member(file, "file_id").is_null()) {
-        return invalid(where + ".file.file_id",
-                       "'" + where +
-                           ".file.file_id' cannot be translated for this provider: uploaded files "
-                           "live at OpenAI; send the file inline as file_data");
+        return refuse(where + ".file.file_id",
+                      "'" + where +
+                          ".file.file_id' cannot be translated for this provider: uploaded files "
+                          "live at OpenAI; send the file inline as file_data");
     }
     const ojson& data = member(file, "file_data");
     if (!data.is_string()) {
         return must_be(where + ".file.file_data", "a base64 data URL");
     }
-    auto parsed = parse_data_url(data.get<std::string>());
-    if (!parsed) {
+    auto parsed = codec::parse_data_url(data.get<std::string>());
+    if (!parsed || parsed->media_type.empty()) {
         return must_be(where + ".file.file_data", "a base64 data URL");
     }
     if (parsed->media_type != "application/pdf") {
-        return invalid(where + ".file.file_data",
-                       "only PDF files (application/pdf) can be translated for this provider");
+        return refuse(where + ".file.file_data",
+                      "only PDF files (application/pdf) can be translated for this provider");
     }
     out.kind = part_kind::document;
     out.media_type = std::move(parsed->media_type);
@@ -309,9 +200,9 @@ std::optional<bad_field> user_part(const ojson& p, const std::string& where, can
     } else if (type == "input_audio") {
         return untranslatable(where);
     } else {
-        return invalid(where + ".type", "'" + where + ".type' " +
-                                            (type.empty() ? std::string("is missing")
-                                                          : "'" + type + "' is not supported"));
+        return refuse(where + ".type", "'" + where + ".type' " +
+                                           (type.empty() ? std::string("is missing")
+                                                         : "'" + type + "' is not supported"));
     }
     if (bad) {
         return bad;
@@ -339,8 +230,8 @@ std::optional<bad_field> assistant_message(const ojson& m, const std::string& wh
                 p.kind = part_kind::redacted_reasoning;
                 p.data = string_member(b, "data");
             } else {
-                return invalid(at(where + ".thinking_blocks", k) + ".type",
-                               "thinking blocks must be of type thinking or redacted_thinking");
+                return refuse(at(where + ".thinking_blocks", k) + ".type",
+                              "thinking blocks must be of type thinking or redacted_thinking");
             }
             out.parts.push_back(std::move(p));
             had_blocks = true;
@@ -353,7 +244,7 @@ std::optional<bad_field> assistant_message(const ojson& m, const std::string& wh
     const ojson& content = member(m, "content");
     if (content.is_string()) {
         if (!content.get<std::string>().empty()) {
-            out.parts.push_back(text_part_of(content.get<std::string>()));
+            out.parts.push_back(make_part(part_kind::text, content.get<std::string>()));
         }
     } else if (content.is_array()) {
         for (std::size_t j = 0; j < content.size(); ++j) {
@@ -382,7 +273,7 @@ std::optional<bad_field> assistant_message(const ojson& m, const std::string& wh
                 return untranslatable(call_at + ".type");
             }
             const ojson& fn = member(c, "function");
-            canon::part p = part_of(part_kind::tool_call);
+            canon::part p = make_part(part_kind::tool_call);
             if (auto bad = read(member(c, "id"), call_at + ".id", p.id)) {
                 return bad;
             }
@@ -409,7 +300,7 @@ std::optional<bad_field> assistant_message(const ojson& m, const std::string& wh
 std::optional<bad_field> tool_message(const ojson& m, const std::string& where,
                                       canon::message& out) {
     out.who = canon::role::tool;
-    canon::part result = part_of(part_kind::tool_result);
+    canon::part result = make_part(part_kind::tool_result);
     if (auto bad = read(member(m, "tool_call_id"), where + ".tool_call_id", result.id)) {
         return bad;
     }
@@ -454,7 +345,7 @@ std::optional<bad_field> decode_messages(const ojson& messages, canon::chat_requ
         canon::message msg;
         if (role == "user") {
             if (content.is_string()) {
-                msg.parts.push_back(text_part_of(content.get<std::string>()));
+                msg.parts.push_back(make_part(part_kind::text, content.get<std::string>()));
             } else if (content.is_array()) {
                 for (std::size_t j = 0; j < content.size(); ++j) {
                     canon::part p;
@@ -475,12 +366,11 @@ std::optional<bad_field> decode_messages(const ojson& messages, canon::chat_requ
                 return bad;
             }
         } else if (role == "function") {
-            return invalid(where + ".role",
-                           "'" + where +
-                               ".role' function (the legacy function calling) "
-                               "cannot be translated for this provider; use tools");
+            return refuse(where + ".role", "'" + where +
+                                               ".role' function (the legacy function calling) "
+                                               "cannot be translated for this provider; use tools");
         } else {
-            return invalid(where + ".role", where + ".role '" + role + "' is not supported");
+            return refuse(where + ".role", where + ".role '" + role + "' is not supported");
         }
         if (!message_cache.is_null() && content.is_string() && !msg.parts.empty()) {
             msg.parts.back().cache_control = message_cache;
@@ -518,14 +408,11 @@ std::optional<bad_field> decode_tools(const ojson& tools, canon::chat_request& o
                 return bad;
             }
         }
-        if (const ojson& p = member(fn, "parameters"); !p.is_null()) {
-            if (!p.is_object()) {
-                return must_be(where + ".function.parameters", "an object");
-            }
-            tool.parameters = p;
-        } else {
-            tool.parameters = ojson{{"type", "object"}, {"properties", ojson::object()}};
+        const ojson& parameters = member(fn, "parameters");
+        if (!parameters.is_null() && !parameters.is_object()) {
+            return must_be(where + ".function.parameters", "an object");
         }
+        tool.parameters = codec::object_schema(parameters);
         if (const ojson& s = member(fn, "strict"); !s.is_null()) {
             if (auto bad = read(s, where + ".function.strict", tool.strict)) {
                 return bad;
@@ -549,7 +436,7 @@ std::optional<bad_field> decode_tool_choice(const ojson& v, canon::chat_request&
         } else if (s == "required") {
             out.tool_choice = canon::tool_mode::required;
         } else {
-            return invalid("tool_choice", "tool_choice must be auto, none, required or a function");
+            return refuse("tool_choice", "tool_choice must be auto, none, required or a function");
         }
         return std::nullopt;
     }
@@ -615,7 +502,7 @@ std::optional<bad_field> decode_thinking(const ojson& v, canon::chat_request& ou
         out.reasoning_budget = 0;
         return std::nullopt;
     }
-    return invalid("thinking.type", "thinking.type must be enabled or disabled");
+    return refuse("thinking.type", "thinking.type must be enabled or disabled");
 }
 
 bool is_hint(std::string_view key) {
@@ -699,8 +586,8 @@ std::optional<bad_field> decode_field(const std::string& key, const ojson& v,
     if (key == "n") {
         return integer_of(v) == 1
                    ? std::nullopt
-                   : std::optional(invalid("n", "'n' other than 1 cannot be translated for this "
-                                                "provider: it answers with one choice"));
+                   : std::optional(refuse("n", "'n' other than 1 cannot be translated for this "
+                                               "provider: it answers with one choice"));
     }
     if (key == "logprobs") {
         return v == false ? std::nullopt : std::optional(untranslatable(key));
@@ -718,9 +605,9 @@ std::optional<bad_field> decode_field(const std::string& key, const ojson& v,
     if (is_hint(key)) {
         return std::nullopt;
     }
-    return invalid(key, "'" + key +
-                            "' is not a known field and cannot be translated for this "
-                            "provider");
+    return refuse(key, "'" + key +
+                           "' is not a known field and cannot be translated for this "
+                           "provider");
 }
 
 // ---- encode_answer and the stream encoder ---------------------------------------------------
@@ -926,7 +813,7 @@ void thinking_parts(const ojson& blocks, std::vector<canon::part>& out) {
             out.push_back(
                 reasoning_part_of(string_member(b, "thinking"), string_member(b, "signature")));
         } else if (type == "redacted_thinking") {
-            canon::part p = part_of(part_kind::redacted_reasoning);
+            canon::part p = make_part(part_kind::redacted_reasoning);
             p.data = string_member(b, "data");
             out.push_back(std::move(p));
         }
@@ -970,7 +857,7 @@ public:
         normalise_chat(chunk);
         if (!started_) {
             started_ = true;
-            canon::event start = event_of(canon::event_kind::start);
+            canon::event start = make_event(canon::event_kind::start);
             start.id = string_member(chunk, "id");
             start.name = string_member(chunk, "model");
             out.push_back(std::move(start));
@@ -979,7 +866,7 @@ public:
         const ojson& delta = member(choice, "delta");
         const ojson& reasoning = member(delta, "reasoning_content");
         if (reasoning.is_string() && !reasoning.get<std::string>().empty()) {
-            out.push_back(event_of(canon::event_kind::reasoning, reasoning.get<std::string>()));
+            out.push_back(make_event(canon::event_kind::reasoning, reasoning.get<std::string>()));
         }
         if (const ojson& blocks = member(delta, "thinking_blocks"); blocks.is_array()) {
             // reasoning_content carries the same text when both come: only signatures then.
@@ -987,7 +874,7 @@ public:
         }
         if (const ojson& text = member(delta, "content");
             text.is_string() && !text.get<std::string>().empty()) {
-            out.push_back(event_of(canon::event_kind::text, text.get<std::string>()));
+            out.push_back(make_event(canon::event_kind::text, text.get<std::string>()));
         }
         if (const ojson& calls = member(delta, "tool_calls"); calls.is_array()) {
             for (const auto& call : calls) {
@@ -998,12 +885,12 @@ public:
             reason.is_string() && !reason.get<std::string>().empty() && !finished_) {
             // OpenRouter repeats the finish chunk to carry the usage: one finish event.
             finished_ = true;
-            canon::event finish = event_of(canon::event_kind::finish);
+            canon::event finish = make_event(canon::event_kind::finish);
             finish.reason = finish_of(reason.get<std::string>());
             out.push_back(std::move(finish));
         }
         if (const ojson& usage = member(chunk, "usage"); usage.is_object()) {
-            canon::event counts = event_of(canon::event_kind::usage);
+            canon::event counts = make_event(canon::event_kind::usage);
             counts.usage = usage_of(usage);
             out.push_back(std::move(counts));
         }
@@ -1025,14 +912,14 @@ private:
             if (type == "thinking") {
                 const std::string text = string_member(b, "thinking");
                 if (!text.empty() && !text_given) {
-                    out.push_back(event_of(canon::event_kind::reasoning, text));
+                    out.push_back(make_event(canon::event_kind::reasoning, text));
                 }
                 if (std::string sig = string_member(b, "signature"); !sig.empty()) {
-                    out.push_back(event_of(canon::event_kind::signature, std::move(sig)));
+                    out.push_back(make_event(canon::event_kind::signature, std::move(sig)));
                 }
             } else if (type == "redacted_thinking") {
                 out.push_back(
-                    event_of(canon::event_kind::redacted_reasoning, string_member(b, "data")));
+                    make_event(canon::event_kind::redacted_reasoning, string_member(b, "data")));
             }
         }
     }
@@ -1061,14 +948,14 @@ private:
         if (!ordinal) {
             ordinal = calls_.size();
             calls_.push_back(call{index, id});
-            canon::event begin = event_of(canon::event_kind::tool_call);
+            canon::event begin = make_event(canon::event_kind::tool_call);
             begin.id = id;
             begin.name = string_member(fn, "name");
             begin.index = static_cast<int>(*ordinal);
             out.push_back(std::move(begin));
         }
         if (std::string args = arguments_of(fn); !args.empty()) {
-            canon::event more = event_of(canon::event_kind::tool_arguments, std::move(args));
+            canon::event more = make_event(canon::event_kind::tool_arguments, std::move(args));
             more.index = static_cast<int>(*ordinal);
             out.push_back(std::move(more));
         }
@@ -1115,21 +1002,21 @@ std::optional<bad_field> user_content(const canon::message& m, const std::string
             out.push_back(
                 {{"type", "image_url"},
                  {"image_url",
-                  {{"url", p.url.empty() ? make_data_url(p.media_type, p.data) : p.url}}}});
+                  {{"url", p.url.empty() ? codec::make_data_url(p.media_type, p.data) : p.url}}}});
             break;
         case part_kind::document:
             if (!p.data.empty() && p.media_type == "application/pdf") {
                 out.push_back({{"type", "file"},
                                {"file",
                                 {{"filename", p.title.empty() ? "document.pdf" : p.title},
-                                 {"file_data", make_data_url(p.media_type, p.data)}}}});
+                                 {"file_data", codec::make_data_url(p.media_type, p.data)}}}});
             } else if (p.data.empty() && p.url.empty()) {
                 out.push_back({{"type", "text"}, {"text", p.text}});
             } else {
-                return invalid(part_at + ".source",
-                               "'" + part_at +
-                                   ".source' cannot be translated for this provider: only "
-                                   "base64 PDF and plain-text documents can be sent");
+                return refuse(part_at + ".source",
+                              "'" + part_at +
+                                  ".source' cannot be translated for this provider: only "
+                                  "base64 PDF and plain-text documents can be sent");
             }
             break;
         case part_kind::reasoning:
@@ -1148,10 +1035,10 @@ std::optional<bad_field> tool_result_message(const canon::part& result, const st
     for (std::size_t k = 0; k < result.content.size(); ++k) {
         const canon::part& p = result.content[k];
         if (p.kind != part_kind::text) {
-            return invalid(where + ".content",
-                           "'" + where +
-                               ".content' cannot be translated for this provider: tool results "
-                               "hold text only");
+            return refuse(where + ".content",
+                          "'" + where +
+                              ".content' cannot be translated for this provider: tool results "
+                              "hold text only");
         }
         text.append(p.text);
     }
@@ -1159,16 +1046,19 @@ std::optional<bad_field> tool_result_message(const canon::part& result, const st
     return std::nullopt;
 }
 
+ojson tool_call_json(const canon::part& call) {
+    return {{"id", call.id},
+            {"type", "function"},
+            {"function",
+             {{"name", call.name}, {"arguments", call.arguments.empty() ? "{}" : call.arguments}}}};
+}
+
 ojson assistant_json(const canon::message& m) {
     ojson out{{"role", "assistant"}};
     ojson calls = ojson::array();
     for (const auto& p : m.parts) {
         if (p.kind == part_kind::tool_call) {
-            calls.push_back(
-                {{"id", p.id},
-                 {"type", "function"},
-                 {"function",
-                  {{"name", p.name}, {"arguments", p.arguments.empty() ? "{}" : p.arguments}}}});
+            calls.push_back(tool_call_json(p));
         }
     }
     std::string text = joined_text(m.parts, "");
@@ -1242,7 +1132,7 @@ std::optional<bad_field> decode_request(std::string_view body, canon::chat_reque
         return bad_field{"", "the request body is not valid JSON", "invalid_json"};
     }
     if (!doc.is_object()) {
-        return invalid("", "the request body must be a JSON object");
+        return refuse("", "the request body must be a JSON object");
     }
     std::optional<std::int64_t> max_completion;
     for (const auto& [key, value] : doc.items()) {
@@ -1257,7 +1147,7 @@ std::optional<bad_field> decode_request(std::string_view body, canon::chat_reque
         out.max_tokens = max_completion;
     }
     if (out.model.empty()) {
-        return invalid("model", "model is required and must be a non-empty string");
+        return refuse("model", "model is required and must be a non-empty string");
     }
     return std::nullopt;
 }
@@ -1284,11 +1174,7 @@ std::string encode_answer(const canon::chat_answer& answer) {
             blocks_needed = true;
             break;
         case part_kind::tool_call:
-            calls.push_back(
-                {{"id", p.id},
-                 {"type", "function"},
-                 {"function",
-                  {{"name", p.name}, {"arguments", p.arguments.empty() ? "{}" : p.arguments}}}});
+            calls.push_back(tool_call_json(p));
             break;
         case part_kind::image:
         case part_kind::document:
@@ -1342,9 +1228,7 @@ std::optional<bad_field> encode_request(const canon::chat_request& request, std:
             if (!t.description.empty()) {
                 fn["description"] = t.description;
             }
-            fn["parameters"] = t.parameters.is_object()
-                                   ? t.parameters
-                                   : ojson{{"type", "object"}, {"properties", ojson::object()}};
+            fn["parameters"] = codec::object_schema(t.parameters);
             if (t.strict) {
                 fn["strict"] = true;
             }
@@ -1368,31 +1252,17 @@ std::optional<bad_field> encode_request(const canon::chat_request& request, std:
         body["tool_choice"] = {{"type", "function"}, {"function", {{"name", request.tool_name}}}};
         break;
     }
-    if (request.parallel_tool_calls) {
-        body["parallel_tool_calls"] = *request.parallel_tool_calls;
-    }
+    codec::set_if(body, "parallel_tool_calls", request.parallel_tool_calls);
     // max_tokens rather than max_completion_tokens: the whole family takes it.
-    if (request.max_tokens) {
-        body["max_tokens"] = *request.max_tokens;
-    }
-    if (request.temperature) {
-        body["temperature"] = *request.temperature;
-    }
-    if (request.top_p) {
-        body["top_p"] = *request.top_p;
-    }
+    codec::set_if(body, "max_tokens", request.max_tokens);
+    codec::set_if(body, "temperature", request.temperature);
+    codec::set_if(body, "top_p", request.top_p);
     if (!request.stop.empty()) {
         body["stop"] = request.stop;
     }
-    if (request.presence_penalty) {
-        body["presence_penalty"] = *request.presence_penalty;
-    }
-    if (request.frequency_penalty) {
-        body["frequency_penalty"] = *request.frequency_penalty;
-    }
-    if (request.seed) {
-        body["seed"] = *request.seed;
-    }
+    codec::set_if(body, "presence_penalty", request.presence_penalty);
+    codec::set_if(body, "frequency_penalty", request.frequency_penalty);
+    codec::set_if(body, "seed", request.seed);
     if (!request.user.empty()) {
         body["user"] = request.user;
     }
@@ -1449,13 +1319,13 @@ bool decode_answer(std::string_view body, canon::chat_answer& out) {
     }
     if (const ojson& c = member(message, "content");
         c.is_string() && !c.get<std::string>().empty()) {
-        out.parts.push_back(text_part_of(c.get<std::string>()));
+        out.parts.push_back(make_part(part_kind::text, c.get<std::string>()));
     }
     if (const ojson& calls = member(message, "tool_calls"); calls.is_array()) {
         for (const auto& call : calls) {
             const ojson& fn = member(call, "function");
             std::string args = arguments_of(fn);
-            canon::part p = part_of(part_kind::tool_call);
+            canon::part p = make_part(part_kind::tool_call);
             p.id = string_member(call, "id");
             p.name = string_member(fn, "name");
             p.arguments = args.empty() ? "{}" : std::move(args);

@@ -1,6 +1,7 @@
 #include "gateway/openai_wire.hpp"
 
 #include "core/log.hpp"
+#include "gateway/codec_util.hpp"
 #include "gateway/json_scan.hpp"
 #include "gateway/sse.hpp"
 
@@ -12,6 +13,8 @@
 namespace aignehub::gateway {
 
 namespace {
+
+using codec::clean_text;
 
 enum class kind {
     string,
@@ -253,17 +256,6 @@ bool lift_groq_usage(ojson& body) {
     }
     body["usage"] = *usage; // the standard counts, and Groq's timings beside them
     return true;
-}
-
-// At most `max` bytes of `text` with control characters as spaces (JSON encoding repairs
-// invalid UTF-8 later).
-std::string clean_text(std::string_view text, std::size_t max) {
-    std::string plain;
-    plain.reserve(text.size());
-    for (const char c : text.substr(0, max)) {
-        plain.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-    }
-    return plain;
 }
 
 // True when a stream event may carry something the gateway reads or rewrites: usage (also
