@@ -1,6 +1,7 @@
 #include "gateway/adapter.hpp"
 
 #include "core/log.hpp"
+#include "gateway/aigne_wire.hpp"
 #include "gateway/anthropic_wire.hpp"
 #include "gateway/gemini_wire.hpp"
 #include "gateway/json_scan.hpp"
@@ -343,7 +344,8 @@ public:
         return openai::decode_request(body, out);
     }
 
-    [[nodiscard]] std::string encode_answer(const canon::chat_answer& answer) const override {
+    [[nodiscard]] std::string encode_answer(const canon::chat_answer& answer,
+                                            const canon::answer_context& /*ctx*/) const override {
         return openai::encode_answer(answer);
     }
 
@@ -352,8 +354,8 @@ public:
     }
 
     [[nodiscard]] std::unique_ptr<canon::stream_encoder>
-    stream_encoder(bool include_usage) const override {
-        return openai::make_stream_encoder(include_usage);
+    stream_encoder(const canon::answer_context& ctx) const override {
+        return openai::make_stream_encoder(ctx.include_usage);
     }
 
     [[nodiscard]] std::string_view stream_end() const noexcept override {
@@ -388,7 +390,8 @@ public:
         return anthropic::decode_request(dump(request), out);
     }
 
-    [[nodiscard]] std::string encode_answer(const canon::chat_answer& answer) const override {
+    [[nodiscard]] std::string encode_answer(const canon::chat_answer& answer,
+                                            const canon::answer_context& /*ctx*/) const override {
         return anthropic::encode_answer(answer);
     }
 
@@ -397,7 +400,7 @@ public:
     }
 
     [[nodiscard]] std::unique_ptr<canon::stream_encoder>
-    stream_encoder(bool /*include_usage*/) const override {
+    stream_encoder(const canon::answer_context& /*ctx*/) const override {
         return anthropic::make_stream_encoder();
     }
 
@@ -420,6 +423,53 @@ public:
     }
 };
 
+// The AIGNE Hub protocol: no provider speaks it, so chats are always translated; image and
+// embedding requests are rewritten into OpenAI's on the way in and back out.
+class aigne_client final : public client_protocol {
+public:
+    [[nodiscard]] std::string_view wire() const noexcept override { return "aigne"; }
+
+    [[nodiscard]] std::optional<bad_field> read(endpoint which, std::string_view body,
+                                                request_view& out) const override {
+        return aigne::read_request(which, body, out);
+    }
+
+    [[nodiscard]] std::optional<bad_field> decode(endpoint /*which*/, std::string_view body,
+                                                  canon::chat_request& out) const override {
+        return aigne::decode_request(body, out);
+    }
+
+    [[nodiscard]] std::string encode_answer(const canon::chat_answer& answer,
+                                            const canon::answer_context& ctx) const override {
+        return aigne::encode_answer(answer, ctx);
+    }
+
+    [[nodiscard]] bool relayed_answer(endpoint which, std::string& body,
+                                      const canon::answer_context& ctx) const override {
+        return aigne::relayed_answer(which, body, ctx);
+    }
+
+    [[nodiscard]] std::string encode_count(std::int64_t tokens) const override {
+        return R"({"inputTokens":)" + std::to_string(tokens) + "}";
+    }
+
+    [[nodiscard]] std::unique_ptr<canon::stream_encoder>
+    stream_encoder(const canon::answer_context& ctx) const override {
+        return aigne::make_stream_encoder(ctx);
+    }
+
+    [[nodiscard]] std::string app(const http::request& req) const override {
+        return aigne::client_app(req["x-aigne-hub-client-did"]);
+    }
+
+    [[nodiscard]] std::string_view stream_end() const noexcept override { return {}; }
+
+    void append_error_event(std::string& out, unsigned /*status*/, std::string_view message,
+                            std::string_view /*type*/, std::string_view /*code*/) const override {
+        aigne::append_error_event(out, message);
+    }
+};
+
 } // namespace
 
 const wire_adapter* adapter_for(std::string_view wire) noexcept {
@@ -438,6 +488,27 @@ const wire_adapter* adapter_for(std::string_view wire) noexcept {
     return nullptr;
 }
 
+std::vector<target> resolve(const routing::route_snapshot& snapshot, const std::string& name) {
+    std::vector<target> out;
+    if (const auto slash = name.find('/'); slash != std::string::npos && slash + 1 < name.size()) {
+        if (const auto it = snapshot.by_name.find(name.substr(0, slash));
+            it != snapshot.by_name.end()) {
+            if (const wire_adapter* adapter = adapter_for(it->second->kind->wire)) {
+                out.push_back({it->second, name.substr(slash + 1), adapter});
+                return out;
+            }
+        }
+    }
+    if (const auto it = snapshot.by_model.find(name); it != snapshot.by_model.end()) {
+        for (const auto& provider : it->second) {
+            if (const wire_adapter* adapter = adapter_for(provider->kind->wire)) {
+                out.push_back({provider, name, adapter});
+            }
+        }
+    }
+    return out;
+}
+
 const client_protocol& openai_protocol() noexcept {
     static const openai_client protocol;
     return protocol;
@@ -445,6 +516,11 @@ const client_protocol& openai_protocol() noexcept {
 
 const client_protocol& anthropic_protocol() noexcept {
     static const anthropic_client protocol;
+    return protocol;
+}
+
+const client_protocol& aigne_protocol() noexcept {
+    static const aigne_client protocol;
     return protocol;
 }
 

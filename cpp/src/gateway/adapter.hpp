@@ -9,10 +9,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace aignehub::routing {
 struct provider_entry;
-}
+struct route_snapshot;
+} // namespace aignehub::routing
 
 namespace aignehub::gateway {
 
@@ -83,6 +85,18 @@ public:
 /// that is not served.
 [[nodiscard]] const wire_adapter* adapter_for(std::string_view wire) noexcept;
 
+/// One way to reach a model: a provider, the model id it knows, and the adapter of its wire.
+struct target {
+    std::shared_ptr<const routing::provider_entry> provider;
+    std::string model;
+    const wire_adapter* adapter = nullptr;
+};
+
+/// Where a model name (aliases already applied) leads: "provider/model" names one provider;
+/// anything else is a bare name looked up in the models the providers listed, in their order.
+[[nodiscard]] std::vector<target> resolve(const routing::route_snapshot& snapshot,
+                                          const std::string& name);
+
 /// A client protocol: how the front door reads the client's requests, and writes answers,
 /// stream events and errors the way its SDKs expect.
 class client_protocol {
@@ -103,12 +117,21 @@ public:
     [[nodiscard]] virtual std::optional<bad_field> decode(endpoint which, std::string_view body,
                                                           canon::chat_request& out) const = 0;
     /// The client's body for a canonical chat answer.
-    [[nodiscard]] virtual std::string encode_answer(const canon::chat_answer& answer) const = 0;
+    [[nodiscard]] virtual std::string encode_answer(const canon::chat_answer& answer,
+                                                    const canon::answer_context& ctx) const = 0;
+    /// Rewrites a relayed answer (in OpenAI's terms for embeddings and images) into the
+    /// client's, in place; false when it cannot be read.
+    [[nodiscard]] virtual bool relayed_answer(endpoint /*which*/, std::string& /*body*/,
+                                              const canon::answer_context& /*ctx*/) const {
+        return true;
+    }
     /// The client's body for a count of input tokens.
     [[nodiscard]] virtual std::string encode_count(std::int64_t tokens) const = 0;
     /// An encoder for one chat stream to this client.
     [[nodiscard]] virtual std::unique_ptr<canon::stream_encoder>
-    stream_encoder(bool include_usage) const = 0;
+    stream_encoder(const canon::answer_context& ctx) const = 0;
+    /// The calling application the request names, for a key that has no label of its own.
+    [[nodiscard]] virtual std::string app(const http::request& /*req*/) const { return {}; }
     /// Request headers of the client's that a provider of the same wire gets too (complete
     /// "name: value\r\n" lines; Anthropic's beta flags).
     [[nodiscard]] virtual std::string relayed_headers(const http::request& /*req*/) const {
@@ -125,5 +148,7 @@ public:
 [[nodiscard]] const client_protocol& openai_protocol() noexcept;
 /// Anthropic's Messages API (/v1/messages, /v1/messages/count_tokens).
 [[nodiscard]] const client_protocol& anthropic_protocol() noexcept;
+/// The AIGNE Hub protocol (/api/v2/chat, /api/v2/image, /api/v2/embeddings).
+[[nodiscard]] const client_protocol& aigne_protocol() noexcept;
 
 } // namespace aignehub::gateway

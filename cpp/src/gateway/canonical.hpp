@@ -131,6 +131,16 @@ struct event {
     usage_counts usage;
 };
 
+/// What a front door may put in an answer beside the model's output: who served it and the
+/// request it answers.
+struct answer_context {
+    std::string_view provider;   ///< the provider's name in aignehub
+    std::string_view model;      ///< the model id asked of the provider
+    std::string_view request_id; ///< the x-request-id of the call
+    bool include_usage = false;  ///< the client asked for usage in its stream (OpenAI)
+    bool json_output = false;    ///< the client asked for a JSON answer (response format)
+};
+
 /// Turns one provider's stream events into canonical events. One per stream.
 class stream_decoder {
 public:

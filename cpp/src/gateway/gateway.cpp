@@ -38,36 +38,6 @@ using std::chrono::microseconds;
 // At most this much of a stream that has already arrived is relayed in one write.
 constexpr std::size_t coalesce_limit = 64 * 1024;
 
-// One way to reach a model: a provider, the model id it knows, and the adapter of its wire.
-struct target {
-    std::shared_ptr<const routing::provider_entry> provider;
-    std::string model;
-    const wire_adapter* adapter = nullptr;
-};
-
-// "provider/model" names one provider; anything else is a bare name looked up in the models
-// the providers listed.
-std::vector<target> resolve(const routing::route_snapshot& snapshot, const std::string& name) {
-    std::vector<target> out;
-    if (const auto slash = name.find('/'); slash != std::string::npos && slash + 1 < name.size()) {
-        if (const auto it = snapshot.by_name.find(name.substr(0, slash));
-            it != snapshot.by_name.end()) {
-            if (const wire_adapter* adapter = adapter_for(it->second->kind->wire)) {
-                out.push_back({it->second, name.substr(slash + 1), adapter});
-                return out;
-            }
-        }
-    }
-    if (const auto it = snapshot.by_model.find(name); it != snapshot.by_model.end()) {
-        for (const auto& provider : it->second) {
-            if (const wire_adapter* adapter = adapter_for(provider->kind->wire)) {
-                out.push_back({provider, name, adapter});
-            }
-        }
-    }
-    return out;
-}
-
 std::string request_head(const routing::provider_entry& p, const std::string& path,
                          std::string_view secret, std::size_t length, bool stream,
                          std::string_view relayed) {
@@ -190,7 +160,7 @@ public:
         row_.request_id = std::string(res["x-request-id"]);
         row_.user_id = who.user_id;
         row_.key_id = who.key_id;
-        row_.app = who.app;
+        row_.app = who.app.empty() ? front.app(req) : who.app;
         row_.created_at = auth::format_time(std::chrono::system_clock::now());
     }
 
@@ -541,7 +511,8 @@ private:
         }
         answer_facts facts;
         const bool valid = translated ? translate_answer(to, body, facts)
-                                      : to.adapter->decode_answer(which_, to.model, body, facts);
+                                      : to.adapter->decode_answer(which_, to.model, body, facts) &&
+                                            front_.relayed_answer(which_, body, context(to));
         if (!valid) {
             note_failure(failure::upstream_error, 502,
                          "the provider '" + to.provider->row.name + "' answered with invalid JSON");
@@ -577,8 +548,17 @@ private:
         }
         facts.model = answer.model;
         facts.usage = answer.usage;
-        body = front_.encode_answer(answer);
+        body = front_.encode_answer(answer, context(to));
         return true;
+    }
+
+    // What the client's answer may say beside the model's output.
+    [[nodiscard]] canon::answer_context context(const target& to) const {
+        return {.provider = to.provider->row.name,
+                .model = to.model,
+                .request_id = row_.request_id,
+                .include_usage = wants_usage_,
+                .json_output = canonical_ && canonical_->format != canon::response_format::text};
     }
 
     asio::awaitable<bool> relay(const target& to, const credential_row* credential,
@@ -593,7 +573,7 @@ private:
         std::vector<canon::event> events;
         if (translated) {
             decoder = to.adapter->chat_stream();
-            encoder = front_.stream_encoder(wants_usage_);
+            encoder = front_.stream_encoder(context(to));
         }
         std::string piece;
         std::string out;
@@ -652,13 +632,7 @@ private:
             });
             if (!out.empty()) {
                 if (!streaming_) {
-                    // The first bytes for the client: from here on, no retry.
-                    streaming_ = true;
-                    row_.ttfb_us =
-                        duration_cast<microseconds>(steady::now() - out_.started()).count();
-                    res_.result(bhttp::status::ok);
-                    res_.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
-                    res_.set(bhttp::field::cache_control, "no-cache");
+                    stream_head();
                     if (!co_await out_.start_chunked(res_)) {
                         gone_ = true;
                         break;
@@ -685,7 +659,9 @@ private:
                         break;
                     }
                 }
-                if (!done && !streaming_) {
+                // A translated stream may have said something the client gets only in the
+                // tail (an AIGNE answer that is all tool calls): that is not an empty stream.
+                if (!streaming_ && !(translated ? decoded_ : done)) {
                     // An empty stream: nothing reached the client, so another attempt may run.
                     log_attempt(to, credential, "empty_stream", call.status(), began);
                     note_failure(failure::upstream_error, 502,
@@ -702,6 +678,11 @@ private:
                     encoder->finish(tail_);
                 } else {
                     tail_ = front_.stream_end();
+                }
+                if (!streaming_) {
+                    // Everything the client gets is in the tail (an AIGNE answer of tool calls).
+                    stream_head();
+                    gone_ = !co_await out_.start_chunked(res_);
                 }
                 break;
             }
@@ -721,13 +702,23 @@ private:
         co_return true;
     }
 
+    // The head of a streamed answer, about to be sent: from here on, no retry.
+    void stream_head() {
+        streaming_ = true;
+        row_.ttfb_us = duration_cast<microseconds>(steady::now() - out_.started()).count();
+        res_.result(bhttp::status::ok);
+        res_.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
+        res_.set(bhttp::field::cache_control, "no-cache");
+    }
+
     // One provider event through the canonical model: its usage and model are noted for the
     // record, and what it means is written for the client.
-    static void translate_event(canon::stream_decoder& decoder, canon::stream_encoder& encoder,
-                                std::string_view raw, std::vector<canon::event>& events,
-                                stream_state& state, std::string& out) {
+    void translate_event(canon::stream_decoder& decoder, canon::stream_encoder& encoder,
+                         std::string_view raw, std::vector<canon::event>& events,
+                         stream_state& state, std::string& out) {
         events.clear();
         auto error = decoder.feed(raw, events);
+        decoded_ = decoded_ || !events.empty();
         for (const canon::event& e : events) {
             if (e.kind == canon::event_kind::usage) {
                 state.usage = e.usage;
@@ -784,6 +775,7 @@ private:
     bool stream_ = false;
     bool wants_usage_ = false;
     bool streaming_ = false; ///< the client has the head of a streamed answer
+    bool decoded_ = false;   ///< a translated stream decoded something
     bool gone_ = false;
     unsigned attempts_ = 0;
     failure failure_ = failure::none;
@@ -839,10 +831,19 @@ void add_routes(http::router& r, std::shared_ptr<services> gateway, detail::log_
     route("/v1/chat/completions", endpoint::chat, openai_protocol(), openai);
     route("/v1/embeddings", endpoint::embeddings, openai_protocol(), openai);
     route("/v1/images/generations", endpoint::images, openai_protocol(), openai);
+    // The same at the server's root: @aigne/aigne-hub hands a model named "openai/..." to its
+    // own OpenAI client, which posts to <baseURL>/chat/completions with the hub's origin.
+    route("/chat/completions", endpoint::chat, openai_protocol(), openai);
+    route("/embeddings", endpoint::embeddings, openai_protocol(), openai);
+    route("/images/generations", endpoint::images, openai_protocol(), openai);
     constexpr http::route_options anthropic{.who = http::access::key,
                                             .reshape_error = &anthropic_error};
     route("/v1/messages", endpoint::chat, anthropic_protocol(), anthropic);
     route("/v1/messages/count_tokens", endpoint::count_tokens, anthropic_protocol(), anthropic);
+    // The AIGNE Hub component is mounted at "/" (see frontdoor/aigne.cpp's discovery document).
+    route("/api/v2/chat", endpoint::chat, aigne_protocol(), openai);
+    route("/api/v2/image", endpoint::images, aigne_protocol(), openai);
+    route("/api/v2/embeddings", endpoint::embeddings, aigne_protocol(), openai);
 }
 
 } // namespace aignehub::gateway

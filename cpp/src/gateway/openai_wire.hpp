@@ -56,6 +56,9 @@ struct request_view {
     bool options_null = false;
     std::optional<std::pair<std::size_t, std::size_t>> include_usage; ///< its value
     std::size_t close = 0; ///< the top-level object's closing brace
+    /// The body a front door rewrote into OpenAI's terms (AIGNE image and embedding requests),
+    /// which `body` then views.
+    std::string converted;
 };
 
 /// Checks a client's body without building a DOM: valid JSON (UTF-8 included), an object, the

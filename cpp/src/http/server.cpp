@@ -8,6 +8,7 @@
 #include "auth/keys.hpp"
 #include "billing/usage_writer.hpp"
 #include "core/log.hpp"
+#include "frontdoor/aigne.hpp"
 #include "frontdoor/openai.hpp"
 #include "gateway/gateway.hpp"
 #include "http/access_log.hpp"
@@ -246,6 +247,7 @@ struct server::impl {
             services.secrets) {
             providers = services.providers;
             frontdoor::add_openai_routes(routes, services.routes);
+            frontdoor::add_aigne_routes(routes, services.routes);
             gateway = std::make_shared<gateway::services>();
             gateway->routes = services.routes;
             gateway->secrets = services.secrets;
