@@ -48,6 +48,7 @@ from translate_helpers import (
     BERLIN,
     BERLIN_ARGS,
     CLAUDE,
+    CLAUDE_FUNCTION_TOOLS,
     CLAUDE_TOOLS,
     add_gemini,
     anthropic_canonical,
@@ -590,18 +591,7 @@ def test_a_streamed_tool_call_from_openai(aigne: AigneClient, gateway: Gateway) 
     assert sent["stream"] is True
 
 
-# The recorded Claude tool calls' tools, as AIGNE declares them.
-AIGNE_CLAUDE_TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": t["name"],
-            "description": t["description"],
-            "parameters": t["input_schema"],
-        },
-    }
-    for t in CLAUDE_TOOLS
-]
+AIGNE_CLAUDE_TOOLS = CLAUDE_FUNCTION_TOOLS
 
 
 def test_claude_tool_calls_through_translation(aigne: AigneClient, gateway: Gateway) -> None:

@@ -40,6 +40,7 @@ from translate_helpers import (
     BERLIN_ARGS,
     CACHED_ANSWER,
     CLAUDE,
+    CLAUDE_FUNCTION_TOOLS,
     CLAUDE_MODELS,
     CLAUDE_TOOLS,
     GEMINI,
@@ -67,18 +68,7 @@ CLIENT_DID = "zNKjT5VBGNEmCswY4yXrTxQXmvWJpShXsRNp"
 IMAGE_URL = "https://example.com/pelican.png"
 PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n").decode()
 
-# CLAUDE_TOOLS as AIGNE declares tools (the OpenAI function shape).
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": t["name"],
-            "description": t["description"],
-            "parameters": t["input_schema"],
-        },
-    }
-    for t in CLAUDE_TOOLS
-]
+TOOLS = CLAUDE_FUNCTION_TOOLS
 
 # The fields of a chat answer's usage, as the contract lists them.
 CHAT_USAGE_FIELDS = (

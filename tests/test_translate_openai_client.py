@@ -24,6 +24,7 @@ from translate_helpers import (
     BERLIN_ARGS,
     CACHED_ANSWER,
     CLAUDE,
+    CLAUDE_FUNCTION_TOOLS,
     CLAUDE_TOOLS,
     GEMINI,
     GEMINI_EMBEDDING,
@@ -56,18 +57,7 @@ INCLUDE_USAGE = [pytest.param(True, id="include_usage"), pytest.param(False, id=
 # A usage record's cache fields when the provider read no cache and wrote none.
 NO_CACHE = {"cached_tokens": 0, "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0}
 
-# CLAUDE_TOOLS as OpenAI's chat completions declare them.
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": t["name"],
-            "description": t["description"],
-            "parameters": t["input_schema"],
-        },
-    }
-    for t in CLAUDE_TOOLS
-]
+TOOLS = CLAUDE_FUNCTION_TOOLS
 
 
 def chat_json(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:

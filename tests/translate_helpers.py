@@ -75,6 +75,19 @@ CLAUDE_TOOLS: list[dict[str, Any]] = [
     },
 ]
 
+# CLAUDE_TOOLS as OpenAI function tools (chat completions and AIGNE declare them alike).
+CLAUDE_FUNCTION_TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": t["name"],
+            "description": t["description"],
+            "parameters": t["input_schema"],
+        },
+    }
+    for t in CLAUDE_TOOLS
+]
+
 # The question of the recorded vision calls of both wires.
 VISION_QUESTION = "What do you see in this image?"
 
