@@ -138,14 +138,6 @@ public:
         return openai::make_stream_decoder();
     }
 
-    [[nodiscard]] bool is_stream(std::string_view content_type) const override {
-        return content_type.starts_with("text/event-stream");
-    }
-
-    [[nodiscard]] framing framing_of(std::string_view /*content_type*/) const override {
-        return framing::sse;
-    }
-
     [[nodiscard]] upstream_error decode_error(unsigned status,
                                               std::string_view body) const override {
         return read_error(status, body);
@@ -214,14 +206,6 @@ public:
 
     [[nodiscard]] std::unique_ptr<canon::stream_decoder> chat_stream() const override {
         return anthropic::make_stream_decoder();
-    }
-
-    [[nodiscard]] bool is_stream(std::string_view content_type) const override {
-        return content_type.starts_with("text/event-stream");
-    }
-
-    [[nodiscard]] framing framing_of(std::string_view /*content_type*/) const override {
-        return framing::sse;
     }
 
     [[nodiscard]] upstream_error decode_error(unsigned status,

@@ -72,10 +72,14 @@ public:
     [[nodiscard]] virtual std::unique_ptr<canon::stream_decoder> chat_stream() const = 0;
 
     /// True when a successful answer with this content type is a stream to relay (asked only
-    /// of requests that asked for a stream).
-    [[nodiscard]] virtual bool is_stream(std::string_view content_type) const = 0;
+    /// of requests that asked for a stream); server-sent events unless the wire says otherwise.
+    [[nodiscard]] virtual bool is_stream(std::string_view content_type) const {
+        return content_type.starts_with("text/event-stream");
+    }
     /// How a stream with this content type frames its events.
-    [[nodiscard]] virtual framing framing_of(std::string_view content_type) const = 0;
+    [[nodiscard]] virtual framing framing_of(std::string_view /*content_type*/) const {
+        return framing::sse;
+    }
     /// A provider's error answer in OpenAI's terms.
     [[nodiscard]] virtual upstream_error decode_error(unsigned status,
                                                       std::string_view body) const = 0;
