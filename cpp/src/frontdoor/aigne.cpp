@@ -3,6 +3,7 @@
 #include "aignehub/version.hpp"
 #include "auth/keys.hpp"
 #include "gateway/adapter.hpp"
+#include "gateway/aigne_wire.hpp"
 #include "http/errors.hpp"
 #include "providers/catalogue.hpp"
 #include "routing/routes.hpp"
@@ -85,12 +86,7 @@ bool available(const routing::provider_entry& p) {
 }
 
 json status_of(const routing::route_snapshot& snapshot, std::string name) {
-    for (const std::string_view prefix : {"aignehub/", "aignehub:"}) {
-        if (name.starts_with(prefix) && name.size() > prefix.size()) {
-            name.erase(0, prefix.size());
-            break;
-        }
-    }
+    name = gateway::aigne::without_hub_prefix(std::move(name));
     if (const auto alias = snapshot.aliases.find(name); alias != snapshot.aliases.end()) {
         name = alias->second;
     }

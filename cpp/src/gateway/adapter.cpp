@@ -333,10 +333,6 @@ public:
         return openai::encode_answer(answer);
     }
 
-    [[nodiscard]] std::string encode_count(std::int64_t tokens) const override {
-        return R"({"input_tokens":)" + std::to_string(tokens) + "}";
-    }
-
     [[nodiscard]] std::unique_ptr<canon::stream_encoder>
     stream_encoder(const canon::answer_context& ctx) const override {
         return openai::make_stream_encoder(ctx.include_usage);
@@ -377,10 +373,6 @@ public:
     [[nodiscard]] std::string encode_answer(const canon::chat_answer& answer,
                                             const canon::answer_context& /*ctx*/) const override {
         return anthropic::encode_answer(answer);
-    }
-
-    [[nodiscard]] std::string encode_count(std::int64_t tokens) const override {
-        return R"({"input_tokens":)" + std::to_string(tokens) + "}";
     }
 
     [[nodiscard]] std::unique_ptr<canon::stream_encoder>
@@ -431,10 +423,6 @@ public:
     [[nodiscard]] bool relayed_answer(endpoint which, std::string& body,
                                       const canon::answer_context& ctx) const override {
         return aigne::relayed_answer(which, body, ctx);
-    }
-
-    [[nodiscard]] std::string encode_count(std::int64_t tokens) const override {
-        return R"({"inputTokens":)" + std::to_string(tokens) + "}";
     }
 
     [[nodiscard]] std::unique_ptr<canon::stream_encoder>

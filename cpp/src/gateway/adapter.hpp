@@ -129,8 +129,11 @@ public:
                                               const canon::answer_context& /*ctx*/) const {
         return true;
     }
-    /// The client's body for a count of input tokens.
-    [[nodiscard]] virtual std::string encode_count(std::int64_t tokens) const = 0;
+    /// The client's body for a count of input tokens. Only Anthropic's protocol has a count
+    /// route (/v1/messages/count_tokens), so its shape is the one there is.
+    [[nodiscard]] virtual std::string encode_count(std::int64_t tokens) const {
+        return R"({"input_tokens":)" + std::to_string(tokens) + "}";
+    }
     /// An encoder for one chat stream to this client.
     [[nodiscard]] virtual std::unique_ptr<canon::stream_encoder>
     stream_encoder(const canon::answer_context& ctx) const = 0;

@@ -456,6 +456,10 @@ std::optional<std::string> model_of(const ojson& body) {
     if (model.empty()) {
         return std::nullopt;
     }
+    return without_hub_prefix(std::move(model));
+}
+
+std::string without_hub_prefix(std::string model) {
     for (const std::string_view prefix : prefixes) {
         if (model.starts_with(prefix) && model.size() > prefix.size()) {
             model.erase(0, prefix.size());

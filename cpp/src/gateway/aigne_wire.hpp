@@ -13,6 +13,9 @@
 /// OpenAI's image and embedding requests.
 namespace aignehub::gateway::aigne {
 
+/// `model` without the "aignehub/" or "aignehub:" prefix the framework's model strings carry.
+[[nodiscard]] std::string without_hub_prefix(std::string model);
+
 /// The model a body names (input.modelOptions.model, else input.model, else model), without
 /// the client's "aignehub/" or "aignehub:" prefix; nullopt when it names none.
 [[nodiscard]] std::optional<std::string> model_of(const ojson& body);
